@@ -1,0 +1,184 @@
+"""Authenticators in the admin panel: create, edit options, enable and disable, reorder."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from idp import state
+from idp.admin import bp
+from idp.auth.authenticators import (
+    all_authenticators,
+    check_name,
+    create_authenticator,
+    public_view,
+)
+from idp.errors import InvalidInput, NotFound
+from idp.extensions import db
+from idp.models import Authenticator
+from idp.options import OptionsInvalid, bind_form, secret_names, validate_options
+from idp.security import audit
+
+
+def _get(name: str) -> Authenticator:
+    row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
+    if row is None:
+        raise NotFound("There is no authenticator with that name.")
+    return row
+
+
+@bp.get("/authenticators")
+def authenticators() -> str:
+    registry = state.current().registry
+    return render_template(
+        "admin/authenticators.html",
+        rows=all_authenticators(),
+        methods=sorted(registry.auth_methods.values(), key=lambda p: p.id),
+        loaded=set(registry.auth_methods),
+    )
+
+
+@bp.route("/authenticators/new", methods=["GET", "POST"])
+def authenticator_new() -> Response | tuple[str, int] | str:
+    registry = state.current().registry
+    method = request.values.get("method", "")
+    cls = registry.auth_method(method)
+    if cls is None:
+        abort(404)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            row = create_authenticator(
+                name=request.form.get("name", ""),
+                method=method,
+                title=request.form.get("title", ""),
+                options=request.form,
+            )
+            db.session.flush()
+            audit.record(
+                "authenticator.create", f"authenticator:{row.name}", after=public_view(row)
+            )
+            db.session.commit()
+        except InvalidInput as exc:
+            errors[exc.field or "form"] = [exc.message]
+        except OptionsInvalid as exc:
+            errors.update({f"options-{k}": v for k, v in exc.errors.items()})
+        else:
+            flash(
+                f"Authenticator {row.name} created. Enable it to show it on the login page.",
+                "success",
+            )
+            return redirect(url_for("admin.authenticators"), code=303)
+    form = bind_form(cls.options_form, formdata=request.form if request.method == "POST" else None)
+    page = render_template(
+        "admin/authenticator_form.html",
+        row=None,
+        method=registry.auth_methods[method],
+        options=form,
+        errors=errors,
+        values=request.form,
+        secrets=secret_names(cls.options_form),
+        stored={},
+    )
+    return (page, 400) if errors else page
+
+
+@bp.route("/authenticators/<name>", methods=["GET", "POST"])
+def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
+    s = state.current()
+    row = _get(name)
+    cls = s.registry.auth_method(row.method)
+    if cls is None:
+        flash(f"The plugin {row.method!r} is not loaded; its options cannot be edited.", "error")
+        return redirect(url_for("admin.authenticators"))
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        before = public_view(row)
+        try:
+            title = request.form.get("title", "").strip() or cls.title
+            if len(title) > 80:
+                raise InvalidInput("Use at most 80 characters.", field="title")
+            options = validate_options(cls.options_form, request.form, s.secret_box, row.options)
+            new_name = check_name(request.form.get("name", row.name), existing=row)
+        except InvalidInput as exc:
+            errors[exc.field or "form"] = [exc.message]
+        except OptionsInvalid as exc:
+            errors.update({f"options-{k}": v for k, v in exc.errors.items()})
+        else:
+            row.title, row.options, row.name = title, options, new_name
+            audit.record(
+                "authenticator.update",
+                f"authenticator:{row.name}",
+                before=before,
+                after=public_view(row),
+            )
+            db.session.commit()
+            flash(f"Authenticator {row.name} saved.", "success")
+            return redirect(url_for("admin.authenticators"), code=303)
+    form = bind_form(
+        cls.options_form, row.options, formdata=request.form if request.method == "POST" else None
+    )
+    page = render_template(
+        "admin/authenticator_form.html",
+        row=row,
+        method=s.registry.auth_methods[row.method],
+        options=form,
+        errors=errors,
+        values=request.form if request.method == "POST" else {"name": row.name, "title": row.title},
+        secrets=secret_names(cls.options_form),
+        stored=row.options,
+    )
+    return (page, 400) if errors else page
+
+
+@bp.post("/authenticators/<name>/enabled")
+def authenticator_set_enabled(name: str) -> Response:
+    row = _get(name)
+    enable = request.form.get("enabled") == "1"
+    if enable and state.current().registry.auth_method(row.method) is None:
+        flash(f"The plugin {row.method!r} is not loaded, so {row.name} cannot be enabled.", "error")
+        return redirect(url_for("admin.authenticators"), code=303)
+    if row.enabled != enable:
+        before = public_view(row)
+        row.enabled = enable
+        audit.record(
+            "authenticator.enable" if enable else "authenticator.disable",
+            f"authenticator:{row.name}",
+            before=before,
+            after=public_view(row),
+        )
+        db.session.commit()
+    flash(f"{row.title} is now {'enabled' if enable else 'disabled'}.", "success")
+    return redirect(url_for("admin.authenticators"), code=303)
+
+
+@bp.post("/authenticators/<name>/move")
+def authenticator_move(name: str) -> Response:
+    rows = all_authenticators()
+    row = _get(name)
+    index = rows.index(row)
+    step = -1 if request.form.get("direction") == "up" else 1
+    other = index + step
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]
+        # Renumber all, so equal or missing positions from older data cannot stick.
+        for position, item in enumerate(rows, start=1):
+            item.position = position
+        audit.record(
+            "authenticator.reorder",
+            f"authenticator:{row.name}",
+            after={"order": [item.name for item in rows]},
+        )
+        db.session.commit()
+    return redirect(url_for("admin.authenticators"), code=303)
+
+
+@bp.post("/authenticators/<name>/delete")
+def authenticator_delete(name: str) -> Response:
+    row = _get(name)
+    audit.record("authenticator.delete", f"authenticator:{row.name}", before=public_view(row))
+    db.session.delete(row)
+    db.session.commit()
+    flash(f"Authenticator {name} deleted.", "success")
+    return redirect(url_for("admin.authenticators"), code=303)

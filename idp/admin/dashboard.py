@@ -1,0 +1,54 @@
+"""The admin dashboard: counts at a glance and what needs attention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from idp import state
+from idp.admin import bp
+from idp.extensions import db
+from idp.models import AuditEvent, Authenticator, User, UserSession
+
+
+@bp.get("/")
+def dashboard() -> str:
+    s = state.current()
+    now = s.clock()
+    count = lambda stmt: db.session.scalar(stmt) or 0  # noqa: E731
+    stats = {
+        "users": count(select(func.count(User.id))),
+        "admins": count(select(func.count(User.id)).where(User.is_admin.is_(True))),
+        "sessions": count(
+            select(func.count(UserSession.id)).where(
+                UserSession.revoked_at.is_(None),
+                UserSession.user_id.is_not(None),
+                UserSession.last_seen_at > now - timedelta(minutes=s.settings.session_idle_minutes),
+            )
+        ),
+        "authenticators": count(
+            select(func.count(Authenticator.id)).where(Authenticator.enabled.is_(True))
+        ),
+        "logins_today": count(
+            select(func.count(AuditEvent.id)).where(
+                AuditEvent.action == "login.success",
+                AuditEvent.created_at > now - timedelta(days=1),
+            )
+        ),
+        "failures_today": count(
+            select(func.count(AuditEvent.id)).where(
+                AuditEvent.action == "login.failure",
+                AuditEvent.created_at > now - timedelta(days=1),
+            )
+        ),
+    }
+    recent = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(8)).all()
+    return render_template(
+        "admin/dashboard.html",
+        stats=stats,
+        recent=recent,
+        failures=s.registry.failures,
+        dev=s.settings.dev,
+    )

@@ -1,0 +1,144 @@
+"""The app factory. Importing Poort does nothing; create_app() does all the wiring."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp import error_pages
+from idp.clock import Clock, system_clock
+from idp.config import Settings, instance_path_default, load_settings
+from idp.errors import ConfigError
+from idp.extensions import csrf, db, login_manager, migrate
+from idp.plugins import Registry, discover
+from idp.resources import resource_dir
+from idp.security import origin
+from idp.security.passwords import Passwords
+from idp.security.secret_box import SecretBox, new_key, read_keys
+from idp.state import IdpState
+
+log = logging.getLogger("idp")
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    *,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+) -> Flask:
+    """Build a Poort app.
+
+    :param test_config: settings applied last, over file and environment.
+    :param registry: the plugins to use; by default every installed entry point.
+    :param clock: the time source; tests pass a clock they can move.
+    :raises ConfigError: when a setting is missing or invalid.
+    """
+    instance_path = Path(
+        (test_config or {}).get("instance_path") or instance_path_default()
+    ).resolve()
+    config = {k: v for k, v in (test_config or {}).items() if k != "instance_path"}
+    settings = load_settings(instance_path, config)
+
+    app = Flask(
+        "idp",
+        instance_path=str(instance_path),
+        template_folder=str(resource_dir("templates")),
+        static_folder=str(resource_dir("static")),
+    )
+    _configure_flask(app, settings)
+
+    registry = registry if registry is not None else discover(settings.plugins_blocked)
+    app.extensions["idp"] = IdpState(
+        settings=settings,
+        registry=registry,
+        secret_box=SecretBox(_secret_keys(settings)),
+        passwords=Passwords(settings.password_hash_profile),
+        clock=clock or system_clock,
+    )
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
+    )
+    csrf.init_app(app)
+    origin.init_app(app)
+    _init_login(app)
+    error_pages.register(app)
+    _register_blueprints(app, registry)
+
+    from idp.cli import register_cli
+
+    register_cli(app)
+    if settings.dev:
+        log.warning("Poort runs in dev mode: insecure cookies allowed, keys may be ephemeral.")
+    return app
+
+
+def _configure_flask(app: Flask, settings: Settings) -> None:
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        PREFERRED_URL_SCHEME="http" if settings.dev else "https",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        TEMPLATES_AUTO_RELOAD=settings.dev,
+    )
+    from idp.auth.sessions import ServerSessionInterface
+
+    app.session_interface = ServerSessionInterface()
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    @app.context_processor
+    def site() -> dict[str, Any]:
+        return {"site_name": settings.site_name}
+
+
+def _secret_keys(settings: Settings) -> list[str]:
+    keys = list(settings.secret_keys) or read_keys(settings.instance_path)
+    if keys:
+        return keys
+    if settings.dev:
+        log.warning(
+            "No secret.keys in %s: secrets at rest use a key that dies with the process.",
+            settings.instance_path,
+        )
+        return [new_key()]
+    raise ConfigError(
+        f"No encryption key for secrets at rest: run `poort init` to create "
+        f"{settings.instance_path / 'secret.keys'}, or set IDP_SECRET_KEYS.",
+        setting="secret_keys",
+    )
+
+
+def _init_login(app: Flask) -> None:
+    from idp.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # the server-side session row is the protection
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def _register_blueprints(app: Flask, registry: Registry) -> None:
+    from idp.admin import bp as admin_bp
+    from idp.auth.views import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    for plugin in registry.auth_methods.values():
+        blueprint = getattr(plugin.cls, "blueprint", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint, url_prefix=f"/m/{plugin.id}")

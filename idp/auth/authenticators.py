@@ -1,0 +1,108 @@
+"""Authenticators: looking them up, making them, and binding them to their method."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+
+from idp import state
+from idp.auth.method import AuthMethod, Role
+from idp.errors import InvalidInput, NotFound
+from idp.extensions import db
+from idp.models import Authenticator
+from idp.options import open_options, validate_options
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+def all_authenticators() -> list[Authenticator]:
+    return list(
+        db.session.scalars(select(Authenticator).order_by(Authenticator.position, Authenticator.id))
+    )
+
+
+def enabled_authenticators(role: Role = Role.FIRST_FACTOR) -> list[Authenticator]:
+    """Enabled authenticators whose method is loaded and can play *role*, in the admin's order."""
+    registry = state.current().registry
+    rows = db.session.scalars(
+        select(Authenticator)
+        .where(Authenticator.enabled.is_(True))
+        .order_by(Authenticator.position, Authenticator.id)
+    )
+    result = []
+    for row in rows:
+        cls = registry.auth_method(row.method)
+        if cls is not None and role in cls.roles:
+            result.append(row)
+    return result
+
+
+def get_enabled(name: str) -> Authenticator:
+    """The enabled authenticator called *name*; unknown, disabled and unloaded are all 404."""
+    row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
+    if row is None or not row.enabled or state.current().registry.auth_method(row.method) is None:
+        raise NotFound("There is no such way to sign in.")
+    return row
+
+
+def method_for(row: Authenticator) -> AuthMethod:
+    """An instance of the row's method, bound to its options (secrets decrypted)."""
+    s = state.current()
+    cls = s.registry.auth_method(row.method)
+    if cls is None:
+        raise NotFound(f"The plugin {row.method!r} of authenticator {row.name!r} is not loaded.")
+    return cls(row, open_options(row.options or {}, s.secret_box))
+
+
+def check_name(name: str, *, existing: Authenticator | None = None) -> str:
+    name = (name or "").strip().lower()
+    if not SLUG.fullmatch(name):
+        raise InvalidInput(
+            "Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter or digit.",
+            field="name",
+        )
+    clash = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
+    if clash is not None and clash is not existing:
+        raise InvalidInput(f"An authenticator called {name!r} exists already.", field="name")
+    return name
+
+
+def create_authenticator(
+    *, name: str, method: str, title: str, options: Any, enabled: bool = False
+) -> Authenticator:
+    """Validate and add a new authenticator to the session (the caller audits and commits).
+
+    :raises InvalidInput: for the name, method or title; ``OptionsInvalid`` for options.
+    """
+    s = state.current()
+    cls = s.registry.auth_method(method)
+    if cls is None:
+        raise InvalidInput(f"No auth method called {method!r} is installed.", field="method")
+    name = check_name(name)
+    title = (title or "").strip() or cls.title
+    if len(title) > 80:
+        raise InvalidInput("Use at most 80 characters.", field="title")
+    stored = validate_options(cls.options_form, options, s.secret_box)
+    last = db.session.scalar(select(func.max(Authenticator.position))) or 0
+    row = Authenticator(
+        name=name, method=method, title=title, enabled=enabled, position=last + 1, options=stored
+    )
+    db.session.add(row)
+    return row
+
+
+def public_view(row: Authenticator) -> Mapping[str, Any]:
+    """The row without secrets, for audit entries."""
+    from idp.options import public_options
+
+    return {
+        "name": row.name,
+        "method": row.method,
+        "title": row.title,
+        "enabled": row.enabled,
+        "position": row.position,
+        "options": public_options(row.options),
+    }

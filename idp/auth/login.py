@@ -1,0 +1,32 @@
+"""Finishing a login: a fresh session id, who and how, and the audit record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import session, url_for
+from flask_login import login_user
+
+from idp import state
+from idp.extensions import db
+from idp.models import User
+from idp.security import audit
+from idp.security.redirects import safe_next
+
+
+def complete_login(user: User, amr: Sequence[str], *, method: str) -> str:
+    """Sign *user* in with the given ``amr`` values; return where to send them next."""
+    now = state.current().clock()
+    next_url = safe_next(session.get("next"))
+    # Nothing from before the login survives into the signed-in session (fixation).
+    session.clear()
+    login_user(user)
+    session["auth_time"] = now.isoformat()
+    session["amr"] = list(dict.fromkeys(amr))
+    session.rotate()  # type: ignore[attr-defined]  # ServerSession
+    user.last_login_at = now
+    audit.record(
+        "login.success", f"user:{user.id}", after={"method": method, "amr": list(amr)}, actor=user
+    )
+    db.session.commit()
+    return next_url or url_for("auth.home")

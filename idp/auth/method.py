@@ -1,0 +1,107 @@
+"""The AuthMethod contract: one way to prove who you are.
+
+A plugin subclasses :class:`AuthMethod` and registers it under the ``idp.auth_methods``
+entry-point group with its ``name`` as the entry-point name. Admins then make
+*authenticators*: named, ordered instances of the method with options validated by the
+method's ``options_form``. The core instantiates the method per request with those options.
+
+Plugins judge answers; the core counts them. A wrong answer is a failed :class:`AuthResult`,
+never an exception; a fault (a database or provider outage) raises an ``IdpError``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flask import Blueprint, render_template
+from markupsafe import Markup
+
+from idp.options import OptionsForm
+
+if TYPE_CHECKING:
+    from idp.models import Authenticator, User
+
+
+def render_part(template: str, **context: Any) -> Markup:
+    """Render one of the method's own templates as a piece of a larger page."""
+    # render_template autoescapes, so its output is safe to embed as markup.
+    return Markup(render_template(template, **context))  # noqa: S704
+
+
+class Role(StrEnum):
+    FIRST_FACTOR = "first_factor"
+    SECOND_FACTOR = "second_factor"
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """The outcome of one answer: a user and the RFC 8176 ``amr`` values, or a message."""
+
+    ok: bool
+    user: User | None = None
+    amr: tuple[str, ...] = ()
+    message: str | None = None
+    field: str | None = None
+
+    @classmethod
+    def success(cls, user: User, amr: tuple[str, ...]) -> AuthResult:
+        return cls(ok=True, user=user, amr=amr)
+
+    @classmethod
+    def failure(cls, message: str, field: str | None = None) -> AuthResult:
+        return cls(ok=False, message=message, field=field)
+
+
+@dataclass(frozen=True)
+class LoginContext:
+    """What a method may know about the login in progress."""
+
+    authenticator: Authenticator
+    ip: str | None = None
+    user_agent: str | None = None
+    #: Values the user typed last time, to refill the form after a failure (never secrets).
+    values: Mapping[str, str] = field(default_factory=dict)
+    #: Field name -> message, from the last failed attempt.
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+class AuthMethod(abc.ABC):
+    """Base class of every auth method plugin."""
+
+    #: Stable id; equals the entry-point name and is stored on authenticator rows.
+    name: ClassVar[str]
+    #: Human name shown to admins.
+    title: ClassVar[str]
+    #: Contract version the plugin was written against.
+    api_version: ClassVar[int] = 1
+    #: Which parts of a login the method can play.
+    roles: ClassVar[frozenset[Role]] = frozenset({Role.FIRST_FACTOR})
+    #: RFC 8176 values a success adds to the login (e.g. ``("pwd",)``).
+    amr: ClassVar[tuple[str, ...]] = ()
+    #: The options an admin fills in; validated on save and at start-up.
+    options_form: ClassVar[type[OptionsForm]] = OptionsForm
+    #: The method's own routes and templates (``templates/<name>/``), mounted at /m/<name>.
+    blueprint: ClassVar[Blueprint | None] = None
+
+    def __init__(self, authenticator: Authenticator, options: Mapping[str, Any]) -> None:
+        """Bind an authenticator and its options (secrets already decrypted); no I/O here."""
+        self.authenticator = authenticator
+        self.options = options
+
+    @abc.abstractmethod
+    def render_login(self, ctx: LoginContext) -> Markup:
+        """Return this method's part of the login page (a form posting to ``auth.submit``)."""
+
+    def authenticate(self, ctx: LoginContext, form: Mapping[str, str]) -> AuthResult:
+        """Judge a submitted first-factor form. Multi-step methods use their own routes instead."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(f"{self.title} signs in through its own pages.")
+
+    def can_be_second_factor(self, user: User) -> bool:
+        """Whether *user* has what this method needs to serve as their second factor."""
+        return False

@@ -1,0 +1,1 @@
+"""Security building blocks: secrets at rest, password hashing, audit records."""

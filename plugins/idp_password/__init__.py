@@ -1,0 +1,65 @@
+"""Sign in with a username or e-mail address and a password.
+
+Registered in pyproject.toml under ``idp.auth_methods`` as ``password``, exactly as a
+third-party plugin would register itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Blueprint
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from wtforms import BooleanField
+
+from idp import state
+from idp.auth import AuthMethod, AuthResult, LoginContext, Role, render_part
+from idp.extensions import db
+from idp.models import User
+from idp.options import OptionsForm
+
+# Same words whether the account is unknown, inactive, or the password is wrong.
+FAILED = "Wrong username, e-mail address or password."
+
+
+class PasswordOptions(OptionsForm):
+    allow_email = BooleanField("Accept the e-mail address as well as the username", default=True)
+
+
+class PasswordMethod(AuthMethod):
+    name = "password"
+    title = "Password"
+    roles = frozenset({Role.FIRST_FACTOR})
+    amr = ("pwd",)
+    options_form = PasswordOptions
+    blueprint = Blueprint("idp_password", __name__, template_folder="templates")
+
+    def render_login(self, ctx: LoginContext) -> Markup:
+        return render_part(
+            "idp_password/login.html",
+            authenticator=self.authenticator,
+            allow_email=self.options.get("allow_email", True),
+            values=ctx.values,
+            errors=ctx.errors,
+        )
+
+    def authenticate(self, ctx: LoginContext, form: Mapping[str, str]) -> AuthResult:
+        login = (form.get("login") or "").strip().casefold()
+        password = form.get("password") or ""
+        if not login or not password:
+            return AuthResult.failure("Enter your username and your password.", field="login")
+        if len(login) > 254 or len(password) > 1024:
+            return AuthResult.failure(FAILED, field="login")
+        match = User.username == login
+        if self.options.get("allow_email", True):
+            match = or_(match, User.email == login)
+        user = db.session.scalar(select(User).where(match))
+        passwords = state.current().passwords
+        # Always one full argon2 check, so a missing account answers as slowly as a wrong password.
+        stored = user.password_hash if user is not None else None
+        if not passwords.verify(stored, password) or user is None or not user.active:
+            return AuthResult.failure(FAILED, field="login")
+        if passwords.needs_rehash(stored or ""):
+            user.password_hash = passwords.hash(password)
+        return AuthResult.success(user, self.amr)

@@ -1,0 +1,246 @@
+"""Fixtures: an app per test with a fresh database, a movable clock, users and logins."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from idp import create_app
+from idp.extensions import db
+from idp.models import Authenticator, User
+from idp.plugins import Registry, from_classes
+from idp_password import PasswordMethod
+from tests.database import is_postgres, throwaway_postgres
+from tests.fakes.clock import FakeClock
+
+SECRET_KEY = "test-secret-key-that-is-long-enough-for-poort-0123456789"
+PASSWORD = "correct horse battery staple"
+_DATABASE_URL = os.environ.get("DATABASE_URL")
+_schema_ready: set[str] = set()
+
+
+# -- the machine: no real network, no leaking environment ---------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any connection that would leave this machine."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if not (host.startswith("127.") or host in ("::1", "localhost")):
+                raise OSError(f"tests may not connect to {host!r}: only loopback is allowed")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings come from each test's own config, never from the shell that runs pytest."""
+    for name in list(os.environ):
+        if name.startswith("IDP_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+
+
+# -- databases ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """This run's own PostgreSQL database, or None when the suite runs on SQLite."""
+    if not is_postgres(_DATABASE_URL):
+        yield None
+        return
+    assert _DATABASE_URL is not None
+    with throwaway_postgres(_DATABASE_URL) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(postgres_url: str | None, tmp_path: Path) -> str:
+    return postgres_url or f"sqlite:///{tmp_path / 'poort.sqlite3'}"
+
+
+def _empty_tables() -> None:
+    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+# -- the app --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def registry() -> Registry:
+    """The plugins a test app uses: explicit classes, never whatever happens to be installed."""
+    return from_classes(PasswordMethod)
+
+
+@pytest.fixture(scope="session")
+def fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, database_url: str, fernet_key: str) -> dict[str, Any]:
+    """Settings of the test app; override this fixture (or mutate it) to change them."""
+    return {
+        "instance_path": str(tmp_path / "instance"),
+        "secret_key": SECRET_KEY,
+        "secret_keys": [fernet_key],
+        "database_url": database_url,
+        "password_hash_profile": "cheapest",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], registry: Registry, clock: FakeClock) -> Iterator[Flask]:
+    app = create_app(app_config, registry=registry, clock=clock)
+    app.config["TESTING"] = True
+    url = app_config["database_url"]
+    with app.app_context():
+        if url not in _schema_ready:
+            db.create_all()
+            if is_postgres(url):
+                _schema_ready.add(url)
+        elif is_postgres(url):
+            _empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if is_postgres(url):
+            _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    """Create a user; keyword arguments override the defaults. Password: PASSWORD."""
+    counter = iter(range(1, 10_000))
+
+    def make(password: str | None = PASSWORD, **overrides: Any) -> User:
+        n = next(counter)
+        values: dict[str, Any] = {
+            "nickname": f"User {n}",
+            "username": f"user{n}",
+            "email": f"user{n}@example.org",
+        }
+        values.update(overrides)
+        with app.app_context():
+            from idp import state
+
+            user = User(**values)
+            if password is not None:
+                user.password_hash = state.current().passwords.hash(password)
+            db.session.add(user)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def make_authenticator(app: Flask) -> Callable[..., Authenticator]:
+    """Create an authenticator row directly (enabled by default)."""
+
+    def make(name: str = "password", method: str = "password", **overrides: Any) -> Authenticator:
+        from sqlalchemy import func, select
+
+        with app.app_context():
+            position = (db.session.scalar(select(func.max(Authenticator.position))) or 0) + 1
+            values: dict[str, Any] = {
+                "name": name,
+                "method": method,
+                "title": name.title(),
+                "enabled": True,
+                "position": position,
+                "options": {},
+            }
+            values.update(overrides)
+            row = Authenticator(**values)
+            db.session.add(row)
+            db.session.commit()
+            db.session.refresh(row)
+            db.session.expunge(row)
+            return row
+
+    return make
+
+
+# -- browsing -------------------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token a real browser would find on *path*."""
+    page = client.get(path)
+    match = _CSRF.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {path} (status {page.status_code})"
+    return match.group(1)
+
+
+def post_form(
+    client: FlaskClient,
+    path: str,
+    data: dict[str, Any] | None = None,
+    *,
+    page: str = "/login",
+    **kwargs: Any,
+) -> Any:
+    """POST *data* to *path* with the CSRF token taken from *page*, as a browser would."""
+    return client.post(
+        path, data={"csrf_token": csrf_token(client, page), **(data or {})}, **kwargs
+    )
+
+
+def password_login(
+    client: FlaskClient, login: str, password: str = PASSWORD, authenticator: str = "password"
+) -> Any:
+    return post_form(client, f"/login/{authenticator}", {"login": login, "password": password})
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User], make_authenticator: Callable[..., Authenticator]) -> User:
+    make_authenticator()
+    return make_user(username="root", email="root@example.org", nickname="Root", is_admin=True)
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient, admin: User) -> FlaskClient:
+    response = password_login(client, "root")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
