@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import error_pages
 from idp.clock import Clock, system_clock
-from idp.config import Settings, instance_path_default, load_settings
+from idp.config import CONFIG_FILE, Settings, instance_path_default, load_settings
 from idp.errors import ConfigError
 from idp.extensions import csrf, db, login_manager, migrate
 from idp.plugins import Registry, discover
@@ -21,6 +21,7 @@ from idp.security import origin
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox, new_key, read_keys
 from idp.state import IdpState
+from idp.verification.resolution import load_file_channel
 
 log = logging.getLogger("idp")
 
@@ -53,12 +54,16 @@ def create_app(
     _configure_flask(app, settings)
 
     registry = registry if registry is not None else discover(settings.plugins_blocked)
+    box = SecretBox(_secret_keys(settings))
     app.extensions["idp"] = IdpState(
         settings=settings,
         registry=registry,
-        secret_box=SecretBox(_secret_keys(settings)),
+        secret_box=box,
         passwords=Passwords(settings.password_hash_profile),
         clock=clock or system_clock,
+        file_sms=load_file_channel(
+            settings.tables.get("sms"), registry, box, str(instance_path / CONFIG_FILE)
+        ),
     )
 
     db.init_app(app)

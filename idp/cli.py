@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from sqlalchemy import or_, select
 
 from idp.config import SECRET_KEY_FILE, instance_path_default
@@ -196,7 +196,13 @@ def register_cli(app: Flask) -> None:
 
 
 def _poort_app() -> Flask:
-    return _app()
+    # NoAppException makes Flask print the reason in one line (not a traceback), even in --help.
+    from idp import create_app
+
+    try:
+        return create_app()
+    except (ConfigError, PluginError) as exc:
+        raise NoAppException(str(exc)) from exc
 
 
 class PoortGroup(FlaskGroup):

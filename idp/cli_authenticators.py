@@ -10,8 +10,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from idp.config import CONFIG_FILE, instance_path_default
-from idp.errors import InvalidInput
+from idp.config import CONFIG_FILE, instance_path_default, read_config_file
+from idp.errors import ConfigError, InvalidInput
 from idp.options import OptionsInvalid
 
 DEMO_TOML = """\
@@ -142,14 +142,21 @@ def demo_command() -> None:
     from idp.cli import _app, _migrate, ensure_instance
 
     instance_path = instance_path_default()
-    ensure_instance(instance_path)
     config_file = instance_path / CONFIG_FILE
+    # Decide before writing anything: a real instance keeps its keys, database and admins.
+    if config_file.exists():
+        try:
+            data, _ = read_config_file(config_file)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if data.get("dev") is not True:
+            raise click.ClickException(
+                f"{config_file} exists and does not say dev = true; "
+                "`poort demo` will not touch this instance."
+            )
+    ensure_instance(instance_path)
     if not config_file.exists():
         config_file.write_text(DEMO_TOML, encoding="utf-8")
-    elif "dev = true" not in config_file.read_text(encoding="utf-8"):
-        raise click.ClickException(
-            f"{config_file} exists and is not a dev configuration; `poort demo` will not touch it."
-        )
     app = _app()
     _migrate(app)
     with app.app_context():

@@ -34,6 +34,19 @@ def _password_profile(value: str) -> str:
     return value
 
 
+def _code_length(value: int) -> int:
+    if not 6 <= value <= 10:
+        raise ValueError("must be between 6 and 10 digits")
+    return value
+
+
+def _code_ttl(value: int) -> int:
+    # NIST SP 800-63B and ASVS 6.5.5: an out-of-band code is void after 10 minutes at most.
+    if not 30 <= value <= 600:
+        raise ValueError("must be between 30 and 600 seconds (codes may live 10 minutes at most)")
+    return value
+
+
 def _positive(value: int) -> int:
     if value <= 0:
         raise ValueError("must be a positive number")
@@ -75,6 +88,14 @@ OPTIONS: dict[str, Option] = {
         list, [], "Fernet keys for secrets at rest, newest first; default instance/secret.keys."
     ),
     "trusted_proxies": Option(int, 0, "Reverse proxies in front of Poort (X-Forwarded-For hops)."),
+    "code_length": Option(int, 6, "Digits in a one-time code (6 to 10).", _code_length),
+    "code_ttl_seconds": Option(
+        int, 300, "How long a one-time code is valid (at most 600 s).", _code_ttl
+    ),
+    "code_max_attempts": Option(int, 5, "Guesses allowed per code before it is void.", _positive),
+    "code_resend_seconds": Option(
+        int, 60, "Wait before another code may be sent for the same purpose.", _positive
+    ),
 }
 
 
@@ -94,6 +115,10 @@ class Settings:
     password_hash_profile: str
     secret_keys: tuple[str, ...]
     trusted_proxies: int
+    code_length: int
+    code_ttl_seconds: int
+    code_max_attempts: int
+    code_resend_seconds: int
     #: Tables of poort.toml that belong to a subsystem (for example ``[sms]``), unvalidated here.
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -220,17 +245,18 @@ def load_settings(
 
 
 def _secret_key(values: Mapping[str, Any], instance_path: Path) -> str:
-    if values["secret_key"]:
-        if len(values["secret_key"]) < 32:
+    key, source = values["secret_key"], "secret_key"
+    key_file = instance_path / SECRET_KEY_FILE
+    if not key and key_file.is_file():
+        key, source = key_file.read_text(encoding="utf-8").strip(), str(key_file)
+    if key:
+        if len(key) < 32:
             raise ConfigError(
-                "secret_key is too short: use at least 32 random characters "
+                f"{source} is too short: use at least 32 random characters "
                 "(python -c 'import secrets; print(secrets.token_urlsafe(48))')",
                 setting="secret_key",
             )
-        return values["secret_key"]
-    key_file = instance_path / SECRET_KEY_FILE
-    if key_file.is_file():
-        return key_file.read_text(encoding="utf-8").strip()
+        return key
     if values["dev"]:
         # Dev mode only: a per-process key; sessions and CSRF tokens die with the process.
         import secrets

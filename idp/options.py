@@ -89,13 +89,20 @@ def validate_options(
 
     :raises OptionsInvalid: naming each field that is wrong.
     """
+    errors: dict[str, list[str]] = {}
     if not hasattr(formdata, "getlist"):
-        formdata = MultiDict(
-            {f"options-{k}": v for k, v in to_formdata(formdata).items(multi=True)}
-        )
+        # Typed input names its keys itself, so a misspelt key is an error, not silently dropped.
+        blank = bind_form(form_cls, stored)
+        known = {field.short_name for field in blank}
+        for key in sorted(set(formdata) - known):
+            expected = ", ".join(sorted(known)) or "none"
+            errors[key] = [f"Unknown option (this method takes: {expected})."]
+        # A key left out keeps its stored value or the field's default (a browser sends them all).
+        typed = {f.short_name: f.data for f in blank if not isinstance(f, SecretField)}
+        typed.update(formdata)
+        formdata = MultiDict([(f"options-{k}", v) for k, v in to_formdata(typed).items(multi=True)])
     form = bind_form(form_cls, stored, formdata)
     stored = stored or {}
-    errors: dict[str, list[str]] = {}
     if not form.validate():
         errors.update({name.removeprefix("options-"): list(e) for name, e in form.errors.items()})
     result: dict[str, Any] = {}
@@ -106,8 +113,9 @@ def validate_options(
                 result[key] = {SEALED: box.seal(field.data)}
             elif is_sealed(stored.get(key)):
                 result[key] = stored[key]
+                errors.pop(key, None)  # left blank on purpose: the stored secret stays
             elif field.flags.required:
-                errors.setdefault(key, []).append("This secret is required.")
+                errors[key] = ["This secret is required."]
         elif isinstance(field, BooleanField):
             result[key] = bool(field.data)
         else:

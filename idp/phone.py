@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+from flask import has_app_context
 
 from idp.errors import InvalidInput
 
@@ -18,11 +19,16 @@ class InvalidPhoneNumber(InvalidInput):
     code = "invalid_phone_number"
 
 
-def normalise(raw: str, default_region: str = "NL") -> str:
+def normalise(raw: str, default_region: str | None = None) -> str:
     """Return the E.164 form of *raw* ("06-12345678" -> "+31612345678").
+
+    *default_region* applies to numbers typed without a country code; by default it is the
+    app's ``default_region`` setting (NL outside an app).
 
     :raises InvalidPhoneNumber: with a message a person can act on.
     """
+    if default_region is None:
+        default_region = _configured_region()
     text = (raw or "").strip()
     if not text:
         raise InvalidPhoneNumber("Enter a phone number.", field="phone")
@@ -45,6 +51,12 @@ def normalise(raw: str, default_region: str = "NL") -> str:
             field="phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _configured_region() -> str:
+    from idp import state  # imported late: idp.state pulls in the plugin registry and contracts
+
+    return state.settings().default_region if has_app_context() else "NL"
 
 
 def mask(e164: str | None) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import requests
 from flask import current_app
 
 from idp.clock import Clock
@@ -11,6 +14,9 @@ from idp.config import Settings
 from idp.plugins import Registry
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox
+
+if TYPE_CHECKING:
+    from idp.verification.resolution import Channel
 
 
 @dataclass
@@ -20,6 +26,16 @@ class IdpState:
     secret_box: SecretBox
     passwords: Passwords
     clock: Clock
+    #: The provider described by the [sms] table of poort.toml, validated at start-up.
+    file_sms: Channel | None = None
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def http_session(self) -> requests.Session:
+        """This thread's HTTP session: providers reuse its connections between messages."""
+        session = getattr(self._local, "http", None)
+        if session is None:
+            session = self._local.http = requests.Session()
+        return session
 
 
 def current() -> IdpState:

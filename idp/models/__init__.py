@@ -3,7 +3,19 @@
 from idp.models.audit import AuditEvent
 from idp.models.authenticator import Authenticator
 from idp.models.base import Base
+from idp.models.challenge import Challenge
 from idp.models.session import UserSession
+from idp.models.sms_log import SmsLogEntry
 from idp.models.user import User
+from idp.models.verifier import Verifier
 
-__all__ = ["AuditEvent", "Authenticator", "Base", "User", "UserSession"]
+__all__ = [
+    "AuditEvent",
+    "Authenticator",
+    "Base",
+    "Challenge",
+    "SmsLogEntry",
+    "User",
+    "UserSession",
+    "Verifier",
+]

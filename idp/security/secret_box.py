@@ -38,15 +38,22 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ConfigError(
-                "A stored secret cannot be decrypted with the configured keys; "
-                "was instance/secret.keys replaced instead of rotated?",
-                setting="secret_keys",
-            ) from exc
+            raise _undecryptable() from exc
 
     def rotate(self, token: str) -> str:
         """Re-encrypt *token* under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise _undecryptable() from exc
+
+
+def _undecryptable() -> ConfigError:
+    return ConfigError(
+        "A stored secret cannot be decrypted with the configured keys; "
+        "was instance/secret.keys replaced instead of rotated?",
+        setting="secret_keys",
+    )
 
 
 def read_keys(instance_path: Path) -> list[str]:

@@ -1,5 +1,27 @@
-"""Sending SMS: the provider contract, message and receipt types."""
+"""Sending SMS: the provider contract, message and receipt types, errors, segments."""
 
-from idp.sms.provider import SmsMessage, SmsProvider, SmsReceipt
+from idp.sms.encoding import Segments, segments
+from idp.sms.errors import (
+    SmsConfigurationError,
+    SmsError,
+    SmsNotSent,
+    SmsRecipientError,
+    SmsTemporaryError,
+)
+from idp.sms.http import HttpSmsProvider
+from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider, SmsReceipt
 
-__all__ = ["SmsMessage", "SmsProvider", "SmsReceipt"]
+__all__ = [
+    "HttpSmsProvider",
+    "ProviderContext",
+    "Segments",
+    "SmsConfigurationError",
+    "SmsError",
+    "SmsMessage",
+    "SmsNotSent",
+    "SmsProvider",
+    "SmsReceipt",
+    "SmsRecipientError",
+    "SmsTemporaryError",
+    "segments",
+]

@@ -1,0 +1,1 @@
+"""Verification: one-time-code challenges, verifiers, resolution, sending with failover, the log."""

@@ -1,0 +1,162 @@
+"""Sending a text through a resolution's channels, failing over, and logging every attempt.
+
+Each attempt is one row in the message log, committed on its own, so nothing is lost if the
+request fails later. Provider calls run outside any database transaction.
+Temporary and configuration errors move on to the next channel (another provider has its
+own credentials, credit and routes); a recipient error stops, because the number is the
+problem wherever we send it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from idp import state
+from idp.extensions import db
+from idp.models import SmsLogEntry
+from idp.models.sms_log import ACCEPTED, FAILED
+from idp.phone import mask
+from idp.sms.encoding import segments
+from idp.sms.errors import SmsError, SmsNotSent, SmsRecipientError
+from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider
+from idp.verification.keys import phone_hash
+from idp.verification.resolution import Channel, Resolution
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The attempt that succeeded, and how many attempts it took."""
+
+    entry: SmsLogEntry
+    attempts: int
+
+
+def build_provider(channel: Channel) -> SmsProvider:
+    s = state.current()
+    cls = s.registry.sms_provider(channel.provider)
+    if cls is None:
+        raise SmsNotSent(f"The SMS provider {channel.provider!r} is not loaded.")
+    context = ProviderContext(
+        session=s.http_session(),
+        instance_path=s.settings.instance_path,
+        dev=s.settings.dev,
+        clock=s.clock,
+    )
+    return cls(channel.options, context)
+
+
+def _log(
+    channel: Channel,
+    message: SmsMessage,
+    challenge_id: int | None,
+    reported_segments: int | None = None,
+    **values: object,
+) -> SmsLogEntry:
+    info = segments(message.text)
+    entry = SmsLogEntry(
+        created_at=state.current().clock(),
+        reference=message.reference,
+        verifier_id=channel.verifier_id,
+        verifier_name=channel.name,
+        provider=channel.provider,
+        recipient_masked=mask(message.recipient),
+        recipient_hash=phone_hash(message.recipient),
+        purpose=message.purpose,
+        segments=reported_segments or info.count,
+        encoding=info.encoding,
+        currency=channel.currency,
+        challenge_id=challenge_id,
+        **values,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def send(
+    resolution: Resolution,
+    *,
+    recipient: str,
+    text: str,
+    purpose: str,
+    code: str | None = None,
+    challenge_id: int | None = None,
+) -> Delivered:
+    """Send *text* to *recipient* through the first channel that takes it.
+
+    :raises SmsRecipientError: the number was refused; trying elsewhere would not help.
+    :raises SmsNotSent: no channel took the message (every attempt is in the log).
+    """
+    if not resolution.available:
+        raise SmsNotSent(resolution.reason or "No verifier is available.")
+    last_error: Exception | None = None
+    for attempt, channel in enumerate(resolution.channels, start=1):
+        message = SmsMessage(
+            recipient=recipient,
+            text=text,
+            sender=channel.sender,
+            purpose=purpose,
+            reference=secrets.token_hex(16),
+            code=code,
+        )
+        started = time.perf_counter()
+        try:
+            receipt = build_provider(channel).send(message)
+        except SmsError as exc:
+            latency = int((time.perf_counter() - started) * 1000)
+            _log(
+                channel,
+                message,
+                challenge_id,
+                status=FAILED,
+                latency_ms=latency,
+                raw_code=exc.raw_code,
+                raw_meaning=(exc.raw_meaning or "")[:200] or None,
+                error_class=exc.code,
+                error_message=exc.message[:300],
+            )
+            log.warning("sms to %s via %s failed: %s", mask(recipient), channel.name, exc.code)
+            last_error = exc
+            if isinstance(exc, SmsRecipientError):
+                raise
+            continue
+        except Exception as exc:  # a provider bug must not lose the attempt or the user's code
+            latency = int((time.perf_counter() - started) * 1000)
+            _log(
+                channel,
+                message,
+                challenge_id,
+                status=FAILED,
+                latency_ms=latency,
+                error_class="provider_bug",
+                error_message=type(exc).__name__,
+            )
+            log.exception("sms provider %s raised unexpectedly", channel.provider)
+            last_error = exc
+            continue
+        latency = int((time.perf_counter() - started) * 1000)
+        count = receipt.segments or segments(text).count
+        cost = receipt.cost if receipt.cost is not None else channel.price_per_segment * count
+        entry = _log(
+            channel,
+            message,
+            challenge_id,
+            count,
+            status=ACCEPTED,
+            latency_ms=latency,
+            raw_code=receipt.raw_code,
+            raw_meaning=receipt.raw_meaning,
+            provider_message_id=receipt.provider_message_id,
+            cost=Decimal(cost),
+        )
+        log.info("sms to %s accepted by %s", mask(recipient), channel.name)
+        return Delivered(entry, attempt)
+    raise SmsNotSent(
+        f"No verifier could send the message ({len(resolution.channels)} tried)."
+    ) from last_error

@@ -1,0 +1,162 @@
+"""Which verifier delivers the codes of an SMS authenticator, in one function.
+
+1. new style: the verifier the authenticator names;
+2. old style: none named, so the verifier marked default;
+3. file style: none marked default, so the ``[sms]`` table of poort.toml;
+4. none of these: unavailable, with the reason admins see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from idp import state
+from idp.errors import ConfigError
+from idp.extensions import db
+from idp.models import Verifier
+from idp.options import OptionsInvalid, open_options, validate_options
+from idp.plugins import Registry
+from idp.security.secret_box import SecretBox
+from idp.sms.sender import sender_problem
+
+NEW_STYLE = "authenticator"
+OLD_STYLE = "default"
+FILE_STYLE = "file"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One place a message can be sent: a verifier, or the provider of the [sms] table."""
+
+    name: str
+    title: str
+    provider: str
+    options: Mapping[str, Any]  # secrets in clear: never log or render
+    sender: str
+    price_per_segment: Decimal
+    currency: str
+    verifier_id: int | None = None
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"<Channel {self.name} ({self.provider})>"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The channels to try in order (first, then its fallbacks), or why there are none."""
+
+    channels: tuple[Channel, ...] = ()
+    source: str | None = None
+    reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.channels)
+
+
+def channel_for(row: Verifier) -> Channel:
+    box = state.current().secret_box
+    return Channel(
+        name=row.name,
+        title=row.title,
+        provider=row.provider,
+        options=open_options(row.options or {}, box),
+        sender=row.sender,
+        price_per_segment=Decimal(row.price_per_segment or 0),
+        currency=row.currency,
+        verifier_id=row.id,
+    )
+
+
+def chain(first: Verifier) -> tuple[Channel, ...]:
+    """*first* and its enabled fallbacks, in order, each at most once."""
+    channels: list[Channel] = []
+    seen: set[int] = set()
+    row: Verifier | None = first
+    while row is not None and row.id not in seen and row.enabled:
+        seen.add(row.id)
+        if state.current().registry.sms_provider(row.provider) is not None:
+            channels.append(channel_for(row))
+        row = row.fallback
+    return tuple(channels)
+
+
+def resolve(verifier_name: str | None = None) -> Resolution:
+    """The channels an SMS authenticator naming *verifier_name* (or none) sends through."""
+    if verifier_name:
+        row = db.session.scalar(select(Verifier).where(Verifier.name == verifier_name))
+        if row is None:
+            return Resolution(reason=f"The verifier {verifier_name!r} does not exist.")
+        if not row.enabled:
+            return Resolution(reason=f"The verifier {verifier_name!r} is not enabled.")
+        channels = chain(row)
+        if not channels:
+            return Resolution(
+                reason=f"The provider {row.provider!r} of {row.name!r} is not loaded."
+            )
+        return Resolution(channels, NEW_STYLE)
+    default = db.session.scalar(
+        select(Verifier).where(Verifier.is_default.is_(True), Verifier.enabled.is_(True))
+    )
+    if default is not None and (channels := chain(default)):
+        return Resolution(channels, OLD_STYLE)
+    file_channel = state.current().file_sms
+    if file_channel is not None:
+        return Resolution((file_channel,), FILE_STYLE)
+    return Resolution(
+        reason="No verifier is named, no enabled verifier is marked default, "
+        "and poort.toml has no [sms] table."
+    )
+
+
+def load_file_channel(
+    table: Mapping[str, Any] | None, registry: Registry, box: SecretBox, where: str
+) -> Channel | None:
+    """Validate the ``[sms]`` table at start-up, through the provider's own options form.
+
+    :raises ConfigError: naming the file and the key that is wrong.
+    """
+    if not table:
+        return None
+    values = dict(table)
+    provider = values.pop("provider", None)
+    if not provider:
+        raise ConfigError(f"{where} [sms]: the key 'provider' is required", setting="sms.provider")
+    cls = registry.sms_provider(str(provider))
+    if cls is None:
+        raise ConfigError(
+            f"{where} [sms]: provider {provider!r} is not installed or not loaded",
+            setting="sms.provider",
+        )
+    sender = str(values.pop("sender", ""))
+    problem = sender_problem(sender)
+    if problem:
+        raise ConfigError(f"{where} [sms] sender: {problem}", setting="sms.sender")
+    try:
+        price = Decimal(str(values.pop("price_per_segment", "0")))
+    except InvalidOperation:
+        raise ConfigError(
+            f"{where} [sms] price_per_segment: not a number", setting="sms.price"
+        ) from None
+    currency = str(values.pop("currency", "EUR"))
+    try:
+        stored = validate_options(cls.options_form, values, box)
+    except OptionsInvalid as exc:
+        key, messages = next(iter(exc.errors.items()))
+        raise ConfigError(
+            f"{where} [sms] {key}: {' '.join(messages)}", setting=f"sms.{key}"
+        ) from None
+    return Channel(
+        name="poort.toml",
+        title=f"{cls.title} (poort.toml)",
+        provider=cls.name,
+        options=open_options(stored, box),
+        sender=sender,
+        price_per_segment=price,
+        currency=currency,
+    )
