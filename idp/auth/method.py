@@ -105,3 +105,13 @@ class AuthMethod(abc.ABC):
     def can_be_second_factor(self, user: User) -> bool:
         """Whether *user* has what this method needs to serve as their second factor."""
         return False
+
+    def render_second_factor(self, ctx: LoginContext, user: User) -> Markup:
+        """This method's part of the second-factor page for *user* (methods with that role)."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(f"{self.title} cannot be used as a second factor.")
+
+    def enrolment_url(self, user: User) -> str | None:
+        """Where *user* can set this method up, or None when there is nothing to set up."""
+        return None

@@ -83,6 +83,16 @@ def live_session(token: str, now: datetime) -> UserSession | None:
     return row
 
 
+def live_conditions(now: datetime) -> tuple[Any, ...]:
+    """SQL conditions for rows that :func:`live_session` would still accept at *now*."""
+    settings = state.current().settings
+    return (
+        UserSession.revoked_at.is_(None),
+        UserSession.last_seen_at >= now - timedelta(minutes=settings.session_idle_minutes),
+        UserSession.created_at >= now - timedelta(hours=settings.session_absolute_hours),
+    )
+
+
 def revoke_sessions(*conditions: Any, now: datetime) -> int:
     """Revoke every live session matching *conditions*; the caller commits."""
     result = db.session.execute(

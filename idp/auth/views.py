@@ -6,8 +6,8 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from idp.auth import flow
 from idp.auth.authenticators import enabled_authenticators, get_enabled, method_for
-from idp.auth.login import complete_login
 from idp.auth.method import LoginContext, Role
 from idp.errors import NotFound
 from idp.extensions import db
@@ -69,7 +69,35 @@ def submit(name: str) -> Response | tuple[str, int]:
         }
         page = render_login_page(row.name, values, {field: result.message or "Sign-in failed."})
         return page, 200
-    return redirect(complete_login(result.user, result.amr, method=row.name), code=303)
+    return redirect(flow.first_factor_done(result.user, result.amr, row), code=303)
+
+
+@bp.get("/login/second")
+def second_factor() -> Response | str:
+    """The second-factor step: each usable method renders its own form."""
+    login = flow.require_pending()
+    rows = flow.usable_second_factors(login.user, exclude=login.methods)
+    if not rows:
+        return redirect(url_for("auth.enrol"))
+    parts = [
+        (row, method_for(row).render_second_factor(LoginContext(row, ip=client_ip()), login.user))
+        for row in rows
+    ]
+    return render_template("auth/second_factor.html", parts=parts, user=login.user)
+
+
+@bp.get("/login/enrol")
+def enrol() -> str:
+    """A second factor is required and the user has none: offer to set one up now."""
+    login = flow.require_pending()
+    options = flow.enrollable_second_factors(login.user)
+    return render_template("auth/enrol.html", options=options, user=login.user)
+
+
+@bp.post("/login/cancel")
+def cancel() -> Response:
+    flow.cancel()
+    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.post("/logout")

@@ -4,7 +4,9 @@ from idp.models.audit import AuditEvent
 from idp.models.authenticator import Authenticator
 from idp.models.base import Base
 from idp.models.challenge import Challenge
+from idp.models.credential import Credential, RecoveryCode
 from idp.models.session import UserSession
+from idp.models.setting import SiteSetting
 from idp.models.sms_log import SmsLogEntry
 from idp.models.user import User
 from idp.models.verifier import Verifier
@@ -14,6 +16,9 @@ __all__ = [
     "Authenticator",
     "Base",
     "Challenge",
+    "Credential",
+    "RecoveryCode",
+    "SiteSetting",
     "SmsLogEntry",
     "User",
     "UserSession",

@@ -1,0 +1,35 @@
+"""Run-time settings admins change in the panel, with their defaults, read through one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.extensions import db
+from idp.models import SiteSetting
+
+#: Every run-time setting with its default; a key not listed here cannot be stored.
+DEFAULTS: dict[str, Any] = {
+    # off | optional | admins | everyone (see idp.auth.policy)
+    "second_factor_policy": "optional",
+    # purpose -> language -> template; empty means the built-in text (idp.verification.messages)
+    "sms_templates": {},
+}
+
+
+def get(key: str) -> Any:
+    row = db.session.get(SiteSetting, key)
+    return row.value if row is not None else DEFAULTS[key]
+
+
+def put(key: str, value: Any, *, actor_id: int | None = None) -> Any:
+    """Store *value*; return the previous one (for the caller's audit event). Caller commits."""
+    if key not in DEFAULTS:
+        raise KeyError(f"unknown site setting {key!r}")
+    row = db.session.get(SiteSetting, key)
+    before = row.value if row is not None else DEFAULTS[key]
+    if row is None:
+        row = SiteSetting(key=key)
+        db.session.add(row)
+    row.value = value
+    row.updated_by = actor_id
+    return before
