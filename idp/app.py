@@ -138,10 +138,17 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask, registry: Registry) -> None:
+    from idp.account import bp as account_bp
     from idp.admin import bp as admin_bp
     from idp.auth.views import bp as auth_bp
 
     app.register_blueprint(auth_bp)
+    from idp.oidc.server import create_server
+    from idp.oidc.views import bp as oidc_bp
+
+    create_server(app)
+    app.register_blueprint(oidc_bp)
+    app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     for plugin in registry.auth_methods.values():
         blueprint = getattr(plugin.cls, "blueprint", None)

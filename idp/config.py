@@ -47,6 +47,18 @@ def _code_ttl(value: int) -> int:
     return value
 
 
+def _signing_alg(value: str) -> str:
+    if value not in ("RS256", "ES256"):
+        raise ValueError('must be "RS256" or "ES256"')
+    return value
+
+
+def _issuer(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        raise ValueError("must be an absolute URL such as https://login.example.org")
+    return value
+
+
 def _positive(value: int) -> int:
     if value <= 0:
         raise ValueError("must be a positive number")
@@ -88,6 +100,10 @@ OPTIONS: dict[str, Option] = {
         list, [], "Fernet keys for secrets at rest, newest first; default instance/secret.keys."
     ),
     "trusted_proxies": Option(int, 0, "Reverse proxies in front of Poort (X-Forwarded-For hops)."),
+    "issuer": Option(
+        str, None, "The OpenID Connect issuer URL, exactly as relying apps expect it.", _issuer
+    ),
+    "signing_alg": Option(str, "RS256", "Token signing algorithm: RS256 or ES256.", _signing_alg),
     "code_length": Option(int, 6, "Digits in a one-time code (6 to 10).", _code_length),
     "code_ttl_seconds": Option(
         int, 300, "How long a one-time code is valid (at most 600 s).", _code_ttl
@@ -115,6 +131,8 @@ class Settings:
     password_hash_profile: str
     secret_keys: tuple[str, ...]
     trusted_proxies: int
+    issuer: str
+    signing_alg: str
     code_length: int
     code_ttl_seconds: int
     code_max_attempts: int
@@ -155,9 +173,11 @@ def _line_of(text: str, key: str, table: str | None) -> int | None:
 
 def read_config_file(path: Path) -> tuple[dict[str, Any], str]:
     """Parse poort.toml; a syntax error names the file and line."""
-    text = path.read_text(encoding="utf-8")
     try:
+        text = path.read_text(encoding="utf-8")
         return tomllib.loads(text), text
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})", setting=str(path)) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}", setting=str(path)) from exc
 
@@ -239,6 +259,7 @@ def load_settings(
 
     values["secret_key"] = _secret_key(values, instance_path)
     values["database_url"] = _database_url(values["database_url"], instance_path)
+    values["issuer"] = _issuer_setting(values["issuer"], values["dev"])
     values["plugins_blocked"] = tuple(values["plugins_blocked"])
     values["secret_keys"] = tuple(values["secret_keys"])
     return Settings(instance_path=instance_path, tables=tables, **values)
@@ -267,6 +288,21 @@ def _secret_key(values: Mapping[str, Any], instance_path: Path) -> str:
         f"to create {key_file}. Only dev mode (IDP_DEV=1) may start without one.",
         setting="secret_key",
     )
+
+
+def _issuer_setting(issuer: str | None, dev: bool) -> str:
+    if issuer is None:
+        if dev:
+            return "http://127.0.0.1:5000"
+        raise ConfigError(
+            "No issuer: set IDP_ISSUER (or issuer in poort.toml) to the https URL relying apps "
+            "use for Poort, e.g. https://login.example.org.",
+            setting="issuer",
+        )
+    if not dev and not issuer.startswith("https://"):
+        raise ConfigError(f"issuer {issuer!r} must use https outside dev mode", setting="issuer")
+    # Relying apps compare the issuer string exactly; one form, without a trailing slash.
+    return issuer.rstrip("/")
 
 
 def _database_url(url: str | None, instance_path: Path) -> str:

@@ -108,6 +108,7 @@ def app_config(tmp_path: Path, database_url: str, fernet_key: str) -> dict[str, 
         "secret_keys": [fernet_key],
         "database_url": database_url,
         "password_hash_profile": "cheapest",
+        "issuer": "https://localhost",
     }
 
 

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import session, url_for
+from flask_login import current_user
 
 from idp import state
+from idp.auth import reauth
 from idp.auth.authenticators import enabled_authenticators, method_for
 from idp.auth.login import complete_login
 from idp.auth.method import Role
@@ -27,6 +29,8 @@ from idp.models import Authenticator, User
 
 FLOW_KEY = "login_flow"
 FLOW_LIFETIME = timedelta(minutes=10)
+#: The pseudo authenticator (name and method) of a recovery code used as the second factor.
+RECOVERY = reauth.RECOVERY
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,11 @@ def enrollable_second_factors(user: User) -> list[tuple[Authenticator, str]]:
     return result
 
 
-def _factor(row: Authenticator, amr: Sequence[str]) -> dict[str, Any]:
+def _factor(row: Authenticator | str, amr: Sequence[str]) -> dict[str, Any]:
+    name, method = (row, row) if isinstance(row, str) else (row.name, row.method)
     return {
-        "authenticator": row.name,
-        "method": row.method,
+        "authenticator": name,
+        "method": method,
         "amr": list(amr),
         "at": state.current().clock().isoformat(),
     }
@@ -85,10 +90,10 @@ def first_factor_done(user: User, amr: Sequence[str], row: Authenticator) -> str
     policy = current_policy()
     factor = _factor(row, amr)
     if policy is SecondFactorPolicy.OFF:
-        return complete_login(user, combine_amr([factor]), method=row.name)
+        return _finish(user, [factor])
     available = usable_second_factors(user, exclude={row.method})
     if not available and not second_factor_required(user, policy):
-        return complete_login(user, combine_amr([factor]), method=row.name)
+        return _finish(user, [factor])
     session[FLOW_KEY] = {
         "user_id": user.id,
         "factors": [factor],
@@ -122,12 +127,69 @@ def require_pending() -> PendingLogin:
     return login
 
 
-def second_factor_done(amr: Sequence[str], row: Authenticator) -> str:
-    """The pending user passed second factor *row*: finish the login. Returns a URL."""
+def second_factor_done(amr: Sequence[str], row: Authenticator | str) -> str:
+    """The pending user passed second factor *row*: finish the login. Returns a URL.
+
+    *row* is an authenticator, or the name of a core pseudo authenticator that has no row
+    (:data:`RECOVERY`, a recovery code standing in for the second factor, with no ``amr``).
+    """
     login = require_pending()
-    factors = [*login.factors, _factor(row, amr)]
+    return _finish(login.user, [*login.factors, _factor(row, amr)])
+
+
+def _finish(user: User, factors: list[dict[str, Any]]) -> str:
+    """Sign the user in; each factor counts as a fresh proof for a few minutes (reauth)."""
     names = "+".join(factor["authenticator"] for factor in factors)
-    return complete_login(login.user, combine_amr(factors), method=names)
+    url = complete_login(user, combine_amr(factors), method=names)
+    reauth.record_factors(factors)
+    return url
+
+
+def enrolling_user() -> User | None:
+    """Who may set up a second factor now, or None.
+
+    The signed-in user (their method routes ask :func:`idp.auth.reauth.fresh` first), or the
+    user of a pending login that owes a second factor and has none it can use (forced
+    enrolment; confirming the new factor then finishes the login). A pending login that could
+    use a factor it has may not add another: a password alone would replace the second factor.
+    """
+    if current_user.is_authenticated:
+        return current_user._get_current_object()  # type: ignore[no-any-return]  # noqa: SLF001
+    login = pending()
+    if login is None or usable_second_factors(login.user, exclude=login.methods):
+        return None
+    return login.user
+
+
+def start_step_up(user: User, amr: Sequence[str]) -> str | None:
+    """Ask a signed-in user for a second factor on top of the login they have (acr aal2).
+
+    Returns the URL of the second-factor page, or None when the user has no second factor
+    to offer (the caller then returns what it has, or an error).
+    """
+    # The earlier login counts as one factor; its method is unknown here, so it is named
+    # for the session, which keeps "mfa" honest: the new factor must be a different method.
+    previous = {
+        "authenticator": "session",
+        "method": "session",
+        "amr": list(amr),
+        "at": state.current().clock().isoformat(),
+    }
+    registry = state.current().registry
+    # A method whose amr the login already has would not add a second kind of factor.
+    used = {
+        plugin.id
+        for plugin in registry.auth_methods.values()
+        if set(getattr(plugin.cls, "amr", ())) & set(amr)
+    }
+    if not usable_second_factors(user, exclude=used):
+        return None
+    session[FLOW_KEY] = {
+        "user_id": user.id,
+        "factors": [previous],
+        "started": state.current().clock().isoformat(),
+    }
+    return url_for("auth.second_factor")
 
 
 def cancel() -> None:

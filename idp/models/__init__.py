@@ -5,6 +5,7 @@ from idp.models.authenticator import Authenticator
 from idp.models.base import Base
 from idp.models.challenge import Challenge
 from idp.models.credential import Credential, RecoveryCode
+from idp.models.oauth import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from idp.models.session import UserSession
 from idp.models.setting import SiteSetting
 from idp.models.sms_log import SmsLogEntry
@@ -14,10 +15,15 @@ from idp.models.verifier import Verifier
 __all__ = [
     "AuditEvent",
     "Authenticator",
+    "AuthorizationCode",
     "Base",
     "Challenge",
+    "Consent",
     "Credential",
+    "OAuthClient",
+    "OAuthToken",
     "RecoveryCode",
+    "SigningKey",
     "SiteSetting",
     "SmsLogEntry",
     "User",

@@ -7,11 +7,24 @@ because pages sent with ``Referrer-Policy: no-referrer`` make honest browsers om
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, request
 
 from idp.errors import Forbidden
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+#: Endpoints other sites may POST to by design (OAuth token, authorization and logout
+#: endpoints); they authenticate the caller another way and carry no form token.
+CROSS_SITE_ENDPOINTS: set[str] = set()
+
+
+def allow_cross_site(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Let other sites POST to *view*; it must not rely on the browser's session cookie alone."""
+    CROSS_SITE_ENDPOINTS.add(f"{view.__module__}.{view.__name__}")
+    return view
 
 
 class CrossSiteRequest(Forbidden):
@@ -22,6 +35,9 @@ class CrossSiteRequest(Forbidden):
 
 def check_origin() -> None:
     if request.method in SAFE_METHODS:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and f"{view.__module__}.{view.__name__}" in CROSS_SITE_ENDPOINTS:
         return
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         raise CrossSiteRequest()

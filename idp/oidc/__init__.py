@@ -1,0 +1,1 @@
+"""The OpenID Connect provider, built on Authlib's OAuth 2 server and OpenID grants."""

@@ -1,0 +1,107 @@
+"""Signing keys: the newest signs; older ones stay in the JWKS until what they signed expired.
+
+Private keys are kept as PEM sealed in the secret box; the JWKS publishes the public halves,
+each with its ``kid``. ``flask idp keys rotate`` adds a new key and retires the current one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import or_, select
+
+from idp import state
+from idp.extensions import db
+from idp.models import SigningKey
+
+RSA_BITS = 3072
+#: A retired key stays published this long: longer than any token it signed lives.
+KEEP_RETIRED = timedelta(days=1)
+
+
+def _private_pem(alg: str) -> bytes:
+    if alg == "ES256":
+        key: Any = ec.generate_private_key(ec.SECP256R1())
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _import(alg: str, pem: bytes | str) -> RSAKey | ECKey:
+    return ECKey.import_key(pem) if alg == "ES256" else RSAKey.import_key(pem)
+
+
+def create_key(alg: str | None = None) -> SigningKey:
+    """Make a new signing key and retire the current one. The caller commits."""
+    s = state.current()
+    alg = alg or s.settings.signing_alg
+    now = s.clock()
+    pem = _private_pem(alg)
+    kid = f"{now:%Y%m%d}-{secrets.token_hex(4)}"
+    public = _import(alg, pem).as_dict(private=False)
+    public.update({"kid": kid, "alg": alg, "use": "sig"})
+    for current in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
+        current.retired_at = now
+    row = SigningKey(
+        kid=kid,
+        alg=alg,
+        private_key=s.secret_box.seal(pem.decode()),
+        public_jwk=public,
+        created_at=now,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def active_key() -> SigningKey:
+    """The key that signs now; made on first use when there is none."""
+    row = db.session.scalar(
+        select(SigningKey)
+        .where(SigningKey.retired_at.is_(None))
+        .order_by(SigningKey.created_at.desc())
+        .limit(1)
+    )
+    if row is None:
+        row = create_key()
+        db.session.commit()
+    return row
+
+
+def private_jwk(row: SigningKey) -> RSAKey | ECKey:
+    data = _import(row.alg, state.current().secret_box.open(row.private_key)).as_dict(private=True)
+    data["kid"] = row.kid
+    return _import(row.alg, data)  # type: ignore[arg-type]
+
+
+def published_keys() -> list[SigningKey]:
+    """The active key and the retired ones still inside their grace period."""
+    cutoff = state.current().clock() - KEEP_RETIRED
+    return list(
+        db.session.scalars(
+            select(SigningKey)
+            .where(or_(SigningKey.retired_at.is_(None), SigningKey.retired_at > cutoff))
+            .order_by(SigningKey.created_at.desc())
+        )
+    )
+
+
+def jwks() -> dict[str, Any]:
+    return {"keys": [dict(row.public_jwk) for row in published_keys()]}
+
+
+def public_jwk(kid: str) -> RSAKey | ECKey | None:
+    """A published public key by kid, to verify our own tokens (id_token_hint, access tokens)."""
+    for row in published_keys():
+        if row.kid == kid:
+            return _import(row.alg, dict(row.public_jwk))  # type: ignore[arg-type]
+    return None
