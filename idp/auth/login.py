@@ -13,13 +13,19 @@ from idp.models import User
 from idp.security import audit
 from idp.security.redirects import safe_next
 
+#: Session keys that survive a login: the authorization request waiting for it.
+CARRIED_OVER = ("oidc_pending",)
+
 
 def complete_login(user: User, amr: Sequence[str], *, method: str) -> str:
     """Sign *user* in with the given ``amr`` values; return where to send them next."""
     now = state.current().clock()
     next_url = safe_next(session.get("next"))
-    # Nothing from before the login survives into the signed-in session (fixation).
+    # Nothing from before the login survives into the signed-in session (fixation), except
+    # the relying application's request the login was for.
+    carried = {key: session[key] for key in CARRIED_OVER if key in session}
     session.clear()
+    session.update(carried)
     login_user(user)
     session["auth_time"] = now.isoformat()
     session["amr"] = list(dict.fromkeys(amr))

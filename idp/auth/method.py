@@ -67,6 +67,9 @@ class LoginContext:
     values: Mapping[str, str] = field(default_factory=dict)
     #: Field name -> message, from the last failed attempt.
     errors: Mapping[str, str] = field(default_factory=dict)
+    #: What the relying application says about who is signing in (OIDC ``login_hint``), e.g.
+    #: a phone number or username to pre-fill. Untrusted input: only ever a default value.
+    login_hint: str | None = None
 
 
 class AuthMethod(abc.ABC):
@@ -96,6 +99,19 @@ class AuthMethod(abc.ABC):
     def render_login(self, ctx: LoginContext) -> Markup:
         """Return this method's part of the login page (a form posting to ``auth.submit``)."""
 
+    def has_role(self, role: Role) -> bool:
+        """Whether this authenticator plays *role*: by default every role of the method.
+
+        A method may narrow it per authenticator with an option (an SMS authenticator that
+        serves only as a second factor, never for signing in with the phone alone).
+        """
+        return role in self.roles
+
+    def admin_notice(self) -> str | None:
+        """What an admin should know about this authenticator now (for example why it is
+        unavailable), shown in the admin panel's list; None when all is well."""
+        return None
+
     def authenticate(self, ctx: LoginContext, form: Mapping[str, str]) -> AuthResult:
         """Judge a submitted first-factor form. Multi-step methods use their own routes instead."""
         from idp.errors import MethodUnavailable
@@ -114,4 +130,12 @@ class AuthMethod(abc.ABC):
 
     def enrolment_url(self, user: User) -> str | None:
         """Where *user* can set this method up, or None when there is nothing to set up."""
+        return None
+
+    def render_account(self, user: User) -> Markup | None:
+        """This method's section of *user*'s account page (set up, remove...), or None for none.
+
+        Forms in it post to the method's own routes; a route that removes a factor asks
+        ``idp.auth.reauth`` first (a fresh proof with another factor, never the last required one).
+        """
         return None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp.auth import flow
+from idp.auth import flow, recovery
 from idp.auth.authenticators import enabled_authenticators, get_enabled, method_for
 from idp.auth.method import LoginContext, Role
 from idp.errors import NotFound
 from idp.extensions import db
+from idp.models import OAuthClient
 from idp.security import audit
 from idp.security.client_ip import client_ip
 from idp.security.redirects import safe_next
@@ -32,9 +34,23 @@ def render_login_page(
             ip=client_ip(),
             values=values if is_failed and values else {},
             errors=errors if is_failed and errors else {},
+            login_hint=session.get("login_hint"),
         )
         parts.append((row, method_for(row).render_login(ctx)))
-    return render_template("auth/login.html", parts=parts, failed=failed)
+    return render_template(
+        "auth/login.html", parts=parts, failed=failed, client=_requesting_client()
+    )
+
+
+def _requesting_client() -> OAuthClient | None:
+    """The relying application this login is for, to show its name and logo."""
+    from idp.oidc.requests import recall
+
+    kept = recall()
+    if kept is None:
+        return None
+    client_id = kept[0].get("client_id")
+    return db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
 
 
 @bp.get("/")
@@ -56,7 +72,7 @@ def login() -> str:
 def submit(name: str) -> Response | tuple[str, int]:
     row = get_enabled(name)
     method = method_for(row)
-    if Role.FIRST_FACTOR not in method.roles:
+    if not method.has_role(Role.FIRST_FACTOR):
         raise NotFound("There is no such way to sign in.")
     ctx = LoginContext(row, ip=client_ip(), user_agent=request.user_agent.string)
     result = method.authenticate(ctx, request.form)
@@ -75,15 +91,52 @@ def submit(name: str) -> Response | tuple[str, int]:
 @bp.get("/login/second")
 def second_factor() -> Response | str:
     """The second-factor step: each usable method renders its own form."""
+    return render_second_factor_page()
+
+
+def render_second_factor_page(
+    failed: str | None = None, errors: dict[str, str] | None = None
+) -> Response | str:
+    """The second-factor page; a method's route that judged a wrong answer passes its
+    authenticator name as *failed* and field -> message as *errors* to show them in place."""
     login = flow.require_pending()
     rows = flow.usable_second_factors(login.user, exclude=login.methods)
     if not rows:
         return redirect(url_for("auth.enrol"))
-    parts = [
-        (row, method_for(row).render_second_factor(LoginContext(row, ip=client_ip()), login.user))
-        for row in rows
-    ]
-    return render_template("auth/second_factor.html", parts=parts, user=login.user)
+    parts = []
+    for row in rows:
+        ctx = LoginContext(
+            row, ip=client_ip(), errors=errors if row.name == failed and errors else {}
+        )
+        parts.append((row, method_for(row).render_second_factor(ctx, login.user)))
+    return render_template(
+        "auth/second_factor.html",
+        parts=parts,
+        user=login.user,
+        recovery_codes=recovery.remaining(login.user),
+    )
+
+
+@bp.route("/login/recovery", methods=["GET", "POST"])
+def recovery_code() -> Response | tuple[str, int]:
+    """A recovery code instead of the second factor: used once, and the login is finished."""
+    login = flow.require_pending()
+    error = None
+    if request.method == "POST":
+        user = login.user
+        if recovery.use(user, request.form.get("code", "")):
+            audit.record(
+                "recovery.used",
+                f"user:{user.id}",
+                after={"during": "login", "remaining": recovery.remaining(user)},
+                actor=user,
+            )
+            return redirect(flow.second_factor_done((), flow.RECOVERY), code=303)
+        audit.record("login.failure", f"user:{user.id}", after={"method": flow.RECOVERY})
+        db.session.commit()
+        error = "That recovery code is not right, or it was used before."
+    page = render_template("auth/recovery.html", user=login.user, error=error)
+    return page, 200
 
 
 @bp.get("/login/enrol")
@@ -91,7 +144,12 @@ def enrol() -> str:
     """A second factor is required and the user has none: offer to set one up now."""
     login = flow.require_pending()
     options = flow.enrollable_second_factors(login.user)
-    return render_template("auth/enrol.html", options=options, user=login.user)
+    return render_template(
+        "auth/enrol.html",
+        options=options,
+        user=login.user,
+        recovery_codes=recovery.remaining(login.user),
+    )
 
 
 @bp.post("/login/cancel")

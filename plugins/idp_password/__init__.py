@@ -40,7 +40,7 @@ class PasswordMethod(AuthMethod):
             "idp_password/login.html",
             authenticator=self.authenticator,
             allow_email=self.options.get("allow_email", True),
-            values=ctx.values,
+            values=ctx.values or ({"login": ctx.login_hint} if ctx.login_hint else {}),
             errors=ctx.errors,
         )
 

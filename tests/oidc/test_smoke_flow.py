@@ -86,3 +86,27 @@ def test_code_flow_with_pkce_gives_verifiable_tokens(app, client, admin):
         "/oauth/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
     assert info.status_code == 401
+
+
+def test_an_anonymous_user_signs_in_and_comes_back_with_a_code(app, client, admin):
+    client_id, secret = _client(app, scopes="openid phone")
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": "https://rp.example/cb",
+        "scope": "openid",
+        "state": "xyz",
+        "code_challenge": base64.urlsafe_b64encode(hashlib.sha256(b"v" * 50).digest())
+        .rstrip(b"=")
+        .decode(),
+        "code_challenge_method": "S256",
+    }
+    first = client.get("/oauth/authorize", query_string=params)
+    assert first.status_code == 302 and first.location.endswith("/login")
+    assert "Demo" in client.get("/login").get_data(as_text=True)
+    done = password_login(client, "root")
+    assert done.status_code == 303 and done.location.endswith("/oauth/authorize/resume")
+    back = client.get(done.location)
+    assert back.status_code == 302
+    query = parse_qs(urlsplit(back.location).query)
+    assert back.location.startswith("https://rp.example/cb?") and query["state"] == ["xyz"]
