@@ -19,6 +19,8 @@ from typing import Any
 from idp.errors import ConfigError
 
 CONFIG_FILE = "poort.toml"
+#: Tables of poort.toml that a subsystem reads and validates itself.
+TABLES = {"sms": "the SMS provider used when no verifier is set up (file style)"}
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 
@@ -233,7 +235,12 @@ def load_settings(
     if path.is_file():
         data, text = read_config_file(path)
         for key, value in data.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and key not in OPTIONS:
+                if key not in TABLES:
+                    known = ", ".join(f"[{name}]" for name in sorted(TABLES))
+                    raise ConfigError(
+                        f"{path}: unknown table [{key}]; Poort reads {known}", setting=key
+                    )
                 tables[key] = value
                 continue
             line = _line_of(text, key, None)

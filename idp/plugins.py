@@ -168,5 +168,6 @@ def from_classes(*classes: type, blocked: Iterable[str] = ()) -> Registry:
         if problem:
             registry._fail(PluginFailure(plugin_id, group, problem))
             continue
-        registry.plugins[group][plugin_id] = Plugin(plugin_id, group, cls, cls.__module__)
+        # Classes handed over directly come from no installed distribution.
+        registry.plugins[group][plugin_id] = Plugin(plugin_id, group, cls)
     return registry

@@ -12,6 +12,8 @@ from idp.errors import ConfigError
 from tests.conftest import SECRET_KEY
 
 OTHER_KEY = "another-secret-key-that-is-also-long-enough-0123456789"
+#: Required outside dev mode; every test that is not about it passes this one.
+REQUIRED = {"issuer": "https://login.example.org"}
 
 
 @pytest.fixture
@@ -29,7 +31,9 @@ def write_toml(instance: Path, text: str) -> Path:
 
 def load(instance: Path, test_config: dict | None = None, **environ: str):
     """Settings with a secret key unless the test says otherwise; environ is exactly *environ*."""
-    return load_settings(instance, {"secret_key": SECRET_KEY, **(test_config or {})}, environ)
+    return load_settings(
+        instance, {**REQUIRED, "secret_key": SECRET_KEY, **(test_config or {})}, environ
+    )
 
 
 # -- load order ---------------------------------------------------------------------------
@@ -83,6 +87,15 @@ def test_toml_syntax_error_names_file_and_line(instance):
     assert "line 2" in str(info.value)
 
 
+def test_file_that_is_not_utf8_names_the_file(instance):
+    path = instance / "poort.toml"
+    path.write_bytes('site_name = "Caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load(instance)
+    assert str(path) in str(info.value)
+    assert "UTF-8" in str(info.value)
+
+
 def test_wrongly_typed_value_names_file_line_and_key(instance):
     path = write_toml(instance, '# Poort\nsite_name = "ok"\nsession_idle_minutes = "ten"\n')
     with pytest.raises(ConfigError) as info:
@@ -133,7 +146,7 @@ def test_unknown_key_in_test_config_is_refused(instance):
 
 def test_no_secret_key_outside_dev_mode_refuses_to_start(instance):
     with pytest.raises(ConfigError) as info:
-        load_settings(instance, {}, {})
+        load_settings(instance, REQUIRED, {})
     assert "IDP_SECRET_KEY" in str(info.value)
     assert info.value.setting == "secret_key"
 
@@ -154,19 +167,21 @@ def test_dev_mode_starts_without_a_secret_key(instance):
 )
 def test_too_short_secret_key_is_refused(instance, test_config, environ):
     with pytest.raises(ConfigError, match="too short"):
-        load_settings(instance, test_config, environ)
+        load_settings(instance, {**REQUIRED, **test_config}, environ)
 
 
 def test_secret_key_is_read_from_the_instance_file(instance):
     (instance / "secret_key").write_text(OTHER_KEY + "\n", encoding="utf-8")
-    settings = load_settings(instance, {}, {})
+    settings = load_settings(instance, REQUIRED, {})
     assert settings.secret_key == OTHER_KEY
     assert settings.session_cookie_name == "__Host-poort_session"
 
 
 def test_a_set_secret_key_wins_over_the_instance_file(instance):
     (instance / "secret_key").write_text(OTHER_KEY, encoding="utf-8")
-    assert load_settings(instance, {}, {"IDP_SECRET_KEY": SECRET_KEY}).secret_key == SECRET_KEY
+    assert (
+        load_settings(instance, REQUIRED, {"IDP_SECRET_KEY": SECRET_KEY}).secret_key == SECRET_KEY
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,7 +192,7 @@ def test_empty_or_short_secret_key_file_is_refused(instance, content, problem):
     path = instance / "secret_key"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        load_settings(instance, {}, {})
+        load_settings(instance, REQUIRED, {})
     assert problem in str(info.value)
     assert str(path) in str(info.value)
 
@@ -241,25 +256,25 @@ def test_bad_environment_values_name_the_variable(instance, name, raw, problem):
 
 def test_create_app_refuses_without_secret_key(instance):
     with pytest.raises(ConfigError, match="IDP_SECRET_KEY"):
-        create_app({"instance_path": str(instance)})
+        create_app({**REQUIRED, "instance_path": str(instance)})
 
 
 def test_create_app_refuses_a_broken_config_file(instance):
     path = write_toml(instance, "site_name = \n")
     with pytest.raises(ConfigError, match=str(path)):
-        create_app({"instance_path": str(instance), "secret_key": SECRET_KEY})
+        create_app({**REQUIRED, "instance_path": str(instance), "secret_key": SECRET_KEY})
 
 
 def test_create_app_refuses_without_encryption_keys_outside_dev_mode(instance):
     with pytest.raises(ConfigError) as info:
-        create_app({"instance_path": str(instance), "secret_key": SECRET_KEY})
+        create_app({**REQUIRED, "instance_path": str(instance), "secret_key": SECRET_KEY})
     assert "secret.keys" in str(info.value)
     assert info.value.setting == "secret_keys"
 
 
 def test_create_app_reads_encryption_keys_from_the_instance(instance, fernet_key):
     (instance / "secret.keys").write_text(fernet_key + "\n", encoding="utf-8")
-    app = create_app({"instance_path": str(instance), "secret_key": SECRET_KEY})
+    app = create_app({**REQUIRED, "instance_path": str(instance), "secret_key": SECRET_KEY})
     box = app.extensions["idp"].secret_box
     assert box.key_count == 1
     assert box.open(box.seal("x")) == "x"

@@ -62,13 +62,23 @@ def errors_of(form_cls, formdata, box, stored=None) -> dict[str, list[str]]:
     ("typed", "form"),
     [
         (
-            {"api_key": API_KEY, "endpoint": "https://sms.example", "timeout": 5, "verify_tls": True},
+            {
+                "api_key": API_KEY,
+                "endpoint": "https://sms.example",
+                "timeout": 5,
+                "verify_tls": True,
+            },
             browser_form(
                 api_key=API_KEY, endpoint="https://sms.example", timeout="5", verify_tls="y"
             ),
         ),
         (
-            {"api_key": API_KEY, "endpoint": "https://sms.example", "timeout": 30, "verify_tls": False},
+            {
+                "api_key": API_KEY,
+                "endpoint": "https://sms.example",
+                "timeout": 30,
+                "verify_tls": False,
+            },
             browser_form(api_key=API_KEY, endpoint="https://sms.example", timeout="30"),
         ),
     ],
@@ -155,7 +165,11 @@ def test_new_secret_replaces_the_stored_one(box):
 
 @pytest.mark.parametrize(
     "formdata",
-    [{"endpoint": "https://x"}, {"endpoint": "https://x", "api_key": ""}, browser_form(endpoint="x")],
+    [
+        {"endpoint": "https://x"},
+        {"endpoint": "https://x", "api_key": ""},
+        browser_form(endpoint="x"),
+    ],
 )
 def test_required_secret_missing_is_an_error(box, formdata):
     errors = errors_of(SampleOptions, formdata, box)

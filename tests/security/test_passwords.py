@@ -93,7 +93,6 @@ def test_the_whole_password_matters(cheap):
     password = "".join(chr(ord("a") + i % 26) for i in range(100))
     stored = cheap.hash(password)
     changed = password[:98] + "Z" + password[99:]  # the 99th character
-    assert len(changed) == 100 and changed != password
     assert cheap.verify(stored, password) is True
     assert cheap.verify(stored, changed) is False
 
