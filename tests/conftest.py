@@ -55,6 +55,33 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+_KEY_POOL: dict[str, list[bytes]] = {}
+_KEY_TURN: dict[str, int] = {}
+
+
+@pytest.fixture(autouse=True)
+def _pooled_signing_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reuse a few generated signing keys across tests: RSA-3072 takes seconds to make.
+
+    The pool holds four keys per algorithm and hands them out in turn, so a rotation inside
+    one test still gets a key different from the one before.
+    """
+    from idp.oidc import keys
+
+    real = keys._private_pem
+
+    def pooled(alg: str) -> bytes:
+        pool = _KEY_POOL.setdefault(alg, [])
+        turn = _KEY_TURN.get(alg, 0)
+        _KEY_TURN[alg] = turn + 1
+        if len(pool) < 4:
+            pool.append(real(alg))
+            return pool[-1]
+        return pool[turn % 4]
+
+    monkeypatch.setattr(keys, "_private_pem", pooled)
+
+
 # -- databases ------------------------------------------------------------------------------
 
 
