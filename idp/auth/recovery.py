@@ -3,21 +3,31 @@
 Each code carries 80 random bits, so a keyed SHA-256 (HMAC) is enough to store it: nobody
 can search that space, and checking a code costs one indexed lookup instead of ten argon2
 runs. Codes are shown once, when made; using one consumes it in one conditional UPDATE.
+
+A user gets codes at their first second-factor enrolment (:func:`issue_if_first`, called by
+every method's enrolment) and new ones when they ask (the account page). To show them once
+after a redirect, :func:`show_once` keeps them sealed in the session until the page that
+shows them takes them (:func:`take_shown`); no code is ever logged or audited.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 
+from flask import session, url_for
 from sqlalchemy import delete, func, select, update
 
 from idp import state
 from idp.extensions import db
 from idp.models import RecoveryCode, User
+from idp.security import audit
+from idp.security.redirects import safe_next
 from idp.verification.keys import keyed_hash
 
 COUNT = 10
+SHOW_KEY = "recovery_codes_to_show"
 
 
 def _normalise(code: str) -> str:
@@ -71,3 +81,40 @@ def use(user: User, code: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def issue_if_first(user: User) -> list[str] | None:
+    """Ten new codes when *user* never had any (their first second factor), else None.
+
+    Methods call this when a second factor is confirmed, then send the user to
+    ``show_once(codes, then=...)``. Audited as ``recovery.issued``; the caller commits.
+    """
+    had_some = db.session.scalar(
+        select(RecoveryCode.id).where(RecoveryCode.user_id == user.id).limit(1)
+    )
+    if had_some is not None:
+        return None
+    codes = regenerate(user)
+    audit.record("recovery.issued", f"user:{user.id}", after={"count": len(codes)}, actor=user)
+    return codes
+
+
+def show_once(codes: list[str], then: str | None = None) -> str:
+    """Keep *codes* for the next page only; return that page's URL (it continues to *then*).
+
+    The codes are sealed in the secret box while they wait in the session row.
+    """
+    session[SHOW_KEY] = {
+        "codes": state.current().secret_box.seal(json.dumps(codes)),
+        "then": safe_next(then),
+    }
+    return url_for("account.recovery_codes")
+
+
+def take_shown() -> tuple[list[str], str | None] | None:
+    """The codes :func:`show_once` kept, and where to go next; they are gone afterwards."""
+    data = session.pop(SHOW_KEY, None)
+    if not data:
+        return None
+    codes = json.loads(state.current().secret_box.open(data["codes"]))
+    return list(codes), safe_next(data.get("then"))
