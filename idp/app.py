@@ -150,6 +150,9 @@ def _register_blueprints(app: Flask, registry: Registry) -> None:
     app.register_blueprint(oidc_bp)
     app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    from idp.verification.delivery_reports import bp as sms_reports_bp
+
+    app.register_blueprint(sms_reports_bp)
     for plugin in registry.auth_methods.values():
         blueprint = getattr(plugin.cls, "blueprint", None)
         if blueprint is not None:

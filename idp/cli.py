@@ -181,6 +181,17 @@ from idp.cli_authenticators import authenticator_group, demo_command  # noqa: E4
 idp_group.add_command(authenticator_group)
 idp_group.add_command(demo_command)
 
+from idp.cli_sms import rotate_secret_key_command, sms_group, verifier_group  # noqa: E402
+
+idp_group.add_command(verifier_group)
+idp_group.add_command(sms_group)
+idp_group.add_command(rotate_secret_key_command)
+
+from idp.cli_oidc import client_group, keys_group  # noqa: E402
+
+idp_group.add_command(client_group)
+idp_group.add_command(keys_group)
+
 
 def _app() -> Flask:
     from idp import create_app

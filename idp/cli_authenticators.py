@@ -10,6 +10,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from idp.cli_oidc import DEMO_APP_URL, DEMO_CREDENTIALS_FILE, register_demo_client
 from idp.config import CONFIG_FILE, instance_path_default, read_config_file
 from idp.errors import ConfigError, InvalidInput
 from idp.options import OptionsInvalid
@@ -161,11 +162,17 @@ def demo_command() -> None:
     _migrate(app)
     with app.app_context():
         password = _seed_demo()
+        demo_client = register_demo_client(instance_path)
     click.echo(
         "\nPoort demo is ready. Start it with `poort run` and open http://127.0.0.1:5000/\n"
         f"  admin username: {DEMO_ADMIN_NAME}\n"
         f"  admin password: {password}\n"
         "(a new password is set every time `poort demo` runs)"
+    )
+    click.echo(
+        f"Demo relying app: {DEMO_APP_URL} (client {demo_client['client_id']}, credentials in "
+        f"{instance_path / DEMO_CREDENTIALS_FILE}); start it beside Poort with "
+        "`python -m examples.demo_app`."
     )
 
 

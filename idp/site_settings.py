@@ -13,6 +13,8 @@ DEFAULTS: dict[str, Any] = {
     "second_factor_policy": "optional",
     # purpose -> language -> template; empty means the built-in text (idp.verification.messages)
     "sms_templates": {},
+    # most segments a rendered code text may cost; the template page refuses longer texts
+    "sms_segment_budget": 2,
 }
 
 

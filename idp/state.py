@@ -14,6 +14,7 @@ from idp.config import Settings
 from idp.plugins import Registry
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox
+from idp.sms.pool import ConnectionPool
 
 if TYPE_CHECKING:
     from idp.verification.resolution import Channel
@@ -28,6 +29,8 @@ class IdpState:
     clock: Clock
     #: The provider described by the [sms] table of poort.toml, validated at start-up.
     file_sms: Channel | None = None
+    #: Long-lived SMS provider connections (SMPP binds), lent to one message at a time.
+    sms_connections: ConnectionPool = field(default_factory=ConnectionPool)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def http_session(self) -> requests.Session:

@@ -33,6 +33,7 @@ from tests.database import is_postgres, throwaway_postgres
 # The autouse fixture in conftest.py clears DATABASE_URL before every test; read it now.
 OUTER_DATABASE_URL = os.environ.get("DATABASE_URL")
 STRONG = "correct horse battery staple"
+ISSUER = "https://login.example.org"
 POORT = Path(sys.executable).parent / "poort"
 
 
@@ -79,6 +80,8 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "instance"
     monkeypatch.setenv("IDP_INSTANCE_PATH", str(path))
     monkeypatch.setenv("IDP_PASSWORD_HASH_PROFILE", "cheapest")
+    # Outside dev mode Poort needs to know the URL relying apps know it by.
+    monkeypatch.setenv("IDP_ISSUER", ISSUER)
     # Flask's CLI sets this; keep it from leaking into the rest of the session.
     monkeypatch.setenv("FLASK_RUN_FROM_CLI", "")
     if is_postgres(OUTER_DATABASE_URL):
@@ -189,7 +192,9 @@ def test_commands_before_init_name_the_missing_key(cli: Cli) -> None:
 def test_create_admin(cli: Cli) -> None:
     cli.ok("init", "--no-admin")
 
-    out = cli.ok("create-admin", "--username", "Alice", "--email", "a@example.org", "--password", STRONG)
+    out = cli.ok(
+        "create-admin", "--username", "Alice", "--email", "a@example.org", "--password", STRONG
+    )
 
     assert "Created admin alice." in out
     [user] = cli.rows(select(User))
@@ -257,7 +262,9 @@ def test_authenticator_add_list_enable_disable(cli: Cli) -> None:
         "--enable", "--title", "Staff password",
     )  # fmt: skip
     assert "Created authenticator pw (password), enabled." in out
-    assert re.search(r"1\s+enabled\s+pw\s+password\s+Staff password", cli.ok("authenticator", "list"))
+    assert re.search(
+        r"1\s+enabled\s+pw\s+password\s+Staff password", cli.ok("authenticator", "list")
+    )
 
     assert "pw is disabled." in cli.ok("authenticator", "disable", "pw")
     assert re.search(r"1\s+disabled\s+pw\s+password", cli.ok("authenticator", "list"))

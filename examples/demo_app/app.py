@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, redirect, render_template_string, session, url_for
+from flask import Flask, abort, redirect, render_template_string, request, session, url_for
 from werkzeug.wrappers import Response
 
 CREDENTIALS_FILE = "demo_app.json"
@@ -31,7 +31,10 @@ Poort's published keys:</p>
 <pre>{{ claims | tojson(indent=2) }}</pre>
 {% if userinfo %}<p>And this is what Poort's userinfo endpoint says:</p>
 <pre>{{ userinfo | tojson(indent=2) }}</pre>{% endif %}
-<p><a class="button" href="{{ url_for('logout') }}">Log out</a></p>
+{% if refreshed %}<p id="refreshed">Tokens refreshed {{ refreshed }} time(s); the refresh token
+rotated each time.</p>{% endif %}
+<p><a class="button" href="{{ url_for('refresh') }}">Refresh the tokens</a>
+<a class="button" href="{{ url_for('logout') }}">Log out</a></p>
 {% else %}
 <p>This application does not keep passwords. It asks Poort who you are.</p>
 <p><a class="button" href="{{ url_for('login') }}">Log in with Poort</a></p>
@@ -57,14 +60,22 @@ def create_demo_app(credentials: dict[str, Any]) -> Flask:
         client_id=credentials["client_id"],
         client_secret=credentials["client_secret"],
         server_metadata_url=f"{issuer}/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid profile phone", "code_challenge_method": "S256"},
+        client_kwargs={
+            "scope": "openid profile email phone offline_access",
+            "code_challenge_method": "S256",
+        },
     )
     redirect_uri = credentials["redirect_uri"]
+    # Tokens stay on the server (a cookie is too small and too exposed for them), by session.
+    tokens: dict[str, dict[str, Any]] = {}
 
     @app.get("/")
     def home() -> str:
         return render_template_string(
-            PAGE, claims=session.get("claims"), userinfo=session.get("userinfo")
+            PAGE,
+            claims=session.get("claims"),
+            userinfo=session.get("userinfo"),
+            refreshed=session.get("refreshed", 0),
         )
 
     @app.get("/login")
@@ -75,15 +86,35 @@ def create_demo_app(credentials: dict[str, Any]) -> Flask:
 
     @app.get("/callback")
     def callback() -> Response:
+        # RFC 9207: the answer must come from the issuer this app sent the user to.
+        if request.args.get("iss") != oauth.poort.load_server_metadata()["issuer"]:
+            abort(400, "The authorization response names another issuer.")
         token = oauth.poort.authorize_access_token()
         session["claims"] = dict(token["userinfo"])  # the validated ID token claims
         session["id_token"] = token["id_token"]
         session["userinfo"] = dict(oauth.poort.userinfo(token=token))
+        session["sid"] = secrets.token_urlsafe(16)
+        tokens[session["sid"]] = {k: v for k, v in token.items() if k != "userinfo"}
+        return redirect(url_for("home"))
+
+    @app.get("/refresh")
+    def refresh() -> Response:
+        """Trade the refresh token for new tokens (Poort rotates the refresh token)."""
+        old = tokens.get(session.get("sid", ""))
+        if not old or not old.get("refresh_token"):
+            return redirect(url_for("home"))
+        new = oauth.poort.fetch_access_token(
+            grant_type="refresh_token", refresh_token=old["refresh_token"]
+        )
+        tokens[session["sid"]] = {**old, **new}
+        session["userinfo"] = dict(oauth.poort.userinfo(token=new))
+        session["refreshed"] = session.get("refreshed", 0) + 1
         return redirect(url_for("home"))
 
     @app.get("/logout")
     def logout() -> Response:
         id_token = session.pop("id_token", None)
+        tokens.pop(session.get("sid", ""), None)
         session.clear()
         metadata = oauth.poort.load_server_metadata()
         query = {"post_logout_redirect_uri": url_for("home", _external=True)}

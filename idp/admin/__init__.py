@@ -22,6 +22,29 @@ def require_admin() -> Response | None:
 
 
 # The view modules add their routes to bp when imported.
-from idp.admin import audit_log, authenticators, dashboard, plugins, users  # noqa: E402
+from idp.admin import (  # noqa: E402
+    audit_log,
+    authenticators,
+    clients,
+    dashboard,
+    plugins,
+    policy,
+    sms_log,
+    sms_templates,
+    users,
+    verifiers,
+)
 
-__all__ = ["audit_log", "authenticators", "bp", "dashboard", "plugins", "users"]
+__all__ = [
+    "audit_log",
+    "authenticators",
+    "bp",
+    "clients",
+    "dashboard",
+    "plugins",
+    "policy",
+    "sms_log",
+    "sms_templates",
+    "users",
+    "verifiers",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -12,6 +14,7 @@ from idp.auth.authenticators import (
     all_authenticators,
     check_name,
     create_authenticator,
+    method_for,
     public_view,
 )
 from idp.errors import InvalidInput, NotFound
@@ -19,6 +22,8 @@ from idp.extensions import db
 from idp.models import Authenticator
 from idp.options import OptionsInvalid, bind_form, secret_names, validate_options
 from idp.security import audit
+
+log = logging.getLogger(__name__)
 
 
 def _get(name: str) -> Authenticator:
@@ -31,12 +36,23 @@ def _get(name: str) -> Authenticator:
 @bp.get("/authenticators")
 def authenticators() -> str:
     registry = state.current().registry
+    rows = all_authenticators()
     return render_template(
         "admin/authenticators.html",
-        rows=all_authenticators(),
+        rows=rows,
         methods=sorted(registry.auth_methods.values(), key=lambda p: p.id),
         loaded=set(registry.auth_methods),
+        notices={row.name: _notice(row) for row in rows if row.method in registry.auth_methods},
     )
+
+
+def _notice(row: Authenticator) -> str | None:
+    """What the method says an admin should know about *row* (e.g. why it is unavailable)."""
+    try:
+        return method_for(row).admin_notice()
+    except Exception:  # a plugin's bug must not take the list down
+        log.exception("admin_notice of authenticator %s failed", row.name)
+        return "The plugin could not report its status; see the log."
 
 
 @bp.route("/authenticators/new", methods=["GET", "POST"])
@@ -161,6 +177,7 @@ def authenticator_move(name: str) -> Response:
     step = -1 if request.form.get("direction") == "up" else 1
     other = index + step
     if 0 <= other < len(rows):
+        before = {"order": [item.name for item in rows]}
         rows[index], rows[other] = rows[other], rows[index]
         # Renumber all, so equal or missing positions from older data cannot stick.
         for position, item in enumerate(rows, start=1):
@@ -168,6 +185,7 @@ def authenticator_move(name: str) -> Response:
         audit.record(
             "authenticator.reorder",
             f"authenticator:{row.name}",
+            before=before,
             after={"order": [item.name for item in rows]},
         )
         db.session.commit()

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 
 from idp import state
 from idp.admin import bp
+from idp.auth.sessions import live_conditions
 from idp.extensions import db
-from idp.models import AuditEvent, Authenticator, User, UserSession
+from idp.models import AuditEvent, Authenticator, User, UserSession, Verifier
+from idp.verification import message_log
 
 
 @bp.get("/")
@@ -23,9 +25,7 @@ def dashboard() -> str:
         "admins": count(select(func.count(User.id)).where(User.is_admin.is_(True))),
         "sessions": count(
             select(func.count(UserSession.id)).where(
-                UserSession.revoked_at.is_(None),
-                UserSession.user_id.is_not(None),
-                UserSession.last_seen_at > now - timedelta(minutes=s.settings.session_idle_minutes),
+                UserSession.user_id.is_not(None), *live_conditions(now)
             )
         ),
         "authenticators": count(
@@ -36,6 +36,10 @@ def dashboard() -> str:
                 AuditEvent.action == "login.success",
                 AuditEvent.created_at > now - timedelta(days=1),
             )
+        ),
+        "verifiers": count(select(func.count(Verifier.id))),
+        "verifiers_enabled": count(
+            select(func.count(Verifier.id)).where(Verifier.enabled.is_(True))
         ),
         "failures_today": count(
             select(func.count(AuditEvent.id)).where(
@@ -50,5 +54,6 @@ def dashboard() -> str:
         stats=stats,
         recent=recent,
         failures=s.registry.failures,
+        sms_today=message_log.today(now),
         dev=s.settings.dev,
     )

@@ -36,7 +36,8 @@ class Page:
 def paginate(stmt: Select[Any], per_page: int = PER_PAGE) -> Page:
     """The page named by ?page= (1 when missing or nonsense)."""
     raw = request.args.get("page", "1")
-    number = int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    # isascii(): "²" passes isdigit() but int() refuses it.
+    number = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     items = db.session.scalars(stmt.limit(per_page).offset((number - 1) * per_page)).all()
     return Page(list(items), number, total, per_page)

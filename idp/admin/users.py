@@ -7,13 +7,14 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from idp import state
+from idp import phone, state
 from idp.admin import bp
 from idp.admin.pagination import paginate
-from idp.auth.sessions import revoke_sessions
+from idp.auth.sessions import live_conditions, revoke_sessions
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import User, UserSession
+from idp.phone import InvalidPhoneNumber
 from idp.security import audit
 
 
@@ -33,15 +34,18 @@ def users() -> str:
     q = request.args.get("q", "").strip()[:100]
     stmt = select(User).order_by(User.id)
     if q:
-        like = f"%{q.casefold()}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(User.nickname).like(like),
-                User.username.like(like),
-                User.email.like(like),
-                User.phone.like(f"%{q.replace(' ', '').replace('-', '')}%"),
-            )
-        )
+        folded = q.casefold()
+        matches = [
+            func.lower(User.nickname).contains(folded, autoescape=True),
+            User.username.contains(folded, autoescape=True),
+            User.email.contains(folded, autoescape=True),
+            User.phone.contains(q.replace(" ", "").replace("-", ""), autoescape=True),
+        ]
+        try:  # "06-12345678" finds +31612345678
+            matches.append(User.phone == phone.normalise(q))
+        except InvalidPhoneNumber:
+            pass
+        stmt = stmt.where(or_(*matches))
     page = paginate(stmt)
     return render_template("admin/users.html", page=page, q=q)
 
@@ -52,7 +56,7 @@ def user_detail(user_id: int) -> str:
     now = state.current().clock()
     sessions = db.session.scalars(
         select(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .where(UserSession.user_id == user.id, *live_conditions(now))
         .order_by(UserSession.last_seen_at.desc())
     ).all()
     return render_template("admin/user.html", user=user, sessions=sessions, now=now)

@@ -35,7 +35,7 @@ def enabled_authenticators(role: Role = Role.FIRST_FACTOR) -> list[Authenticator
     result = []
     for row in rows:
         cls = registry.auth_method(row.method)
-        if cls is not None and role in cls.roles:
+        if cls is not None and role in cls.roles and method_for(row).has_role(role):
             result.append(row)
     return result
 

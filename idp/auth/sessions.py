@@ -119,6 +119,11 @@ class ServerSessionInterface(SessionInterface):
 
         # Whatever the view did not commit is not wanted (an error page, a failed form).
         db.session.rollback()
+        if response.status_code >= 500:
+            # The request failed on our side: its changes to the session are not wanted either
+            # (a login whose commit failed must not leave a session naming a user that does not
+            # exist, and on SQLite may later belong to someone else).
+            return
         now = state.current().clock()
         name = cookie_name(app, request)
         secure = _secure(app, request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
 from idp.models.base import Base, UTCDateTime
+
+
+def new_report_token() -> str:
+    """An unguessable token for a verifier's delivery-report address (43 characters)."""
+    return secrets.token_urlsafe(32)
 
 
 class Verifier(Base):
@@ -42,6 +48,11 @@ class Verifier(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    #: In the address providers call with delivery reports (/sms/dlr/<token>); NULL on rows
+    #: made before it existed, until the verifier's page gives them one.
+    report_token: Mapped[str | None] = mapped_column(
+        String(64), unique=True, default=new_report_token
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
 
     fallback: Mapped[Verifier | None] = relationship(remote_side=[id])

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from idp import state
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
-from idp.models import OAuthClient
+from idp.models import AuthorizationCode, Consent, OAuthClient, OAuthToken, Verifier
 from idp.oidc.claims import SCOPES
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -96,6 +96,8 @@ def save(row: OAuthClient | None, fields: dict[str, Any]) -> tuple[OAuthClient, 
             "The logo must be an https URL of at most 300 characters.", field="logo_url"
         )
     verifier = str(fields.get("verifier") or "").strip() or None
+    if verifier and db.session.scalar(select(Verifier.id).where(Verifier.name == verifier)) is None:
+        raise InvalidInput(f"There is no SMS verifier called {verifier!r}.", field="verifier")
     secret = None
     if row is None:
         row = OAuthClient(client_id=secrets.token_urlsafe(18), public=public)
@@ -120,6 +122,37 @@ def reset_secret(row: OAuthClient) -> str:
         raise InvalidInput("Public applications have no secret.", field="public")
     secret, row.secret_hash = new_secret()
     return secret
+
+
+def revoke_tokens(row: OAuthClient, user_id: int | None = None) -> None:
+    """Revoke every live token of client *row* (of one user when *user_id* is given)."""
+    where = [OAuthToken.client_id == row.id, OAuthToken.revoked_at.is_(None)]
+    if user_id is not None:
+        where.append(OAuthToken.user_id == user_id)
+    db.session.execute(
+        update(OAuthToken)
+        .where(*where)
+        .values(revoked_at=state.current().clock())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def set_enabled(row: OAuthClient, enabled: bool) -> None:
+    """Switch a client on or off; switching off ends the tokens it holds. The caller commits."""
+    row.enabled = enabled
+    if not enabled:
+        revoke_tokens(row)
+
+
+def delete_client(row: OAuthClient) -> None:
+    """Delete a client with its codes, tokens and consents (SQLite does not cascade)."""
+    for model in (OAuthToken, AuthorizationCode, Consent):
+        db.session.execute(
+            delete(model)
+            .where(model.client_id == row.id)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.delete(row)
 
 
 def public_view(row: OAuthClient) -> dict[str, Any]:

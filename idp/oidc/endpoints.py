@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -13,7 +14,7 @@ from flask_login import logout_user
 from idp.models import OAuthClient, OAuthToken
 from idp.oidc import keys
 from idp.oidc.server import issuer, now, revoke_family
-from idp.oidc.tokens import access_token_row, refresh_token_row
+from idp.oidc.tokens import access_token_row, refresh_token_row, verify_jwt
 
 
 def _query(token: str, hint: str | None) -> OAuthToken | None:
@@ -42,6 +43,11 @@ class Introspection(IntrospectionEndpoint):
     def check_permission(self, token: OAuthToken, client: OAuthClient, request: Any) -> bool:
         # Confidential clients (resource servers) may introspect tokens issued to anyone.
         return not client.public
+
+    def create_introspection_payload(self, token: OAuthToken | None) -> dict[str, Any]:
+        # Authlib's version asks the row for is_expired()/is_revoked(); introspect_token
+        # below judges liveness itself (revoked, user inactive, access or refresh expiry).
+        return self.introspect_token(token) if token is not None else {"active": False}
 
     def introspect_token(self, token: OAuthToken) -> dict[str, Any]:
         current = now()
@@ -78,6 +84,14 @@ class Introspection(IntrospectionEndpoint):
 class EndSession(EndSessionEndpoint):
     def get_server_jwks(self) -> dict[str, Any]:
         return keys.jwks()
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
+        # An ID token of ours (typ JWT, our issuer, our keys); expired is fine at logout. An
+        # access token is signed by the same keys but is no hint (RFC 9068 typ at+jwt).
+        claims = verify_jwt(id_token_hint, typ="JWT")
+        if claims is None:
+            raise InvalidRequestError("id_token_hint is not an ID token issued here.")
+        return claims
 
     def get_algorithms(self) -> list[str]:
         return ["RS256", "ES256"]

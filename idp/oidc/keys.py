@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from flask import current_app
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import or_, select
 
@@ -47,7 +48,11 @@ def create_key(alg: str | None = None) -> SigningKey:
     now = s.clock()
     pem = _private_pem(alg)
     kid = f"{now:%Y%m%d}-{secrets.token_hex(4)}"
-    public = _import(alg, pem).as_dict(private=False)
+    # A key made a moment ago needs no consistency check (the slow part of loading RSA keys).
+    loaded = serialization.load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
+    kind: Any = ECKey if alg == "ES256" else RSAKey
+    private = kind.import_key(loaded, parameters={"kid": kid})
+    public = private.as_dict(private=False)
     public.update({"kid": kid, "alg": alg, "use": "sig"})
     for current in db.session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))):
         current.retired_at = now
@@ -60,6 +65,7 @@ def create_key(alg: str | None = None) -> SigningKey:
     )
     db.session.add(row)
     db.session.flush()
+    _cache()[kid] = private
     return row
 
 
@@ -77,10 +83,22 @@ def active_key() -> SigningKey:
     return row
 
 
+def _cache() -> dict[str, RSAKey | ECKey]:
+    """Private keys already loaded by this app, by kid."""
+    cache: dict[str, RSAKey | ECKey] = current_app.extensions.setdefault("idp.oidc.keys", {})
+    return cache
+
+
 def private_jwk(row: SigningKey) -> RSAKey | ECKey:
-    data = _import(row.alg, state.current().secret_box.open(row.private_key)).as_dict(private=True)
-    data["kid"] = row.kid
-    return _import(row.alg, data)  # type: ignore[arg-type]
+    """The private key of *row*, loaded once per app: loading (and checking) an RSA key costs
+    a fraction of a second, too much for every token. A kid never changes its key."""
+    cache = _cache()
+    key = cache.get(row.kid)
+    if key is None:
+        pem = state.current().secret_box.open(row.private_key)
+        cls = ECKey if row.alg == "ES256" else RSAKey
+        key = cache[row.kid] = cls.import_key(pem, parameters={"kid": row.kid})
+    return key
 
 
 def published_keys() -> list[SigningKey]:

@@ -192,6 +192,15 @@ class S256Challenge(CodeChallenge):
             )
         super().validate_code_challenge(grant, redirect_uri)
 
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        # A verifier for a code issued without a challenge fails the grant (RFC 9700 4.8.2),
+        # with the error a wrong verifier gets (security.md O5), not Authlib's invalid_request.
+        request = grant.request
+        code = request.authorization_code
+        if request.form.get("code_verifier") and not self.get_authorization_code_challenge(code):
+            raise InvalidGrantError("This code was issued without PKCE; drop the code_verifier.")
+        super().validate_code_verifier(grant, result)
+
     def get_authorization_code_challenge(self, code: AuthorizationCode) -> str | None:
         return code.code_challenge
 

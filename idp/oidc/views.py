@@ -47,6 +47,9 @@ from idp.security.origin import allow_cross_site
 
 bp = Blueprint("oidc", __name__)
 
+#: Set when an authorization request sends the user to log in; a login clears the session.
+LOGIN_ASKED = "oidc_login_asked"
+
 
 class RequestNotSupported(OAuth2Error):
     error = "request_not_supported"
@@ -118,6 +121,7 @@ def discovery() -> Response:
 
 @bp.get("/oauth/jwks")
 def jwks() -> Response:
+    keys.active_key()  # a fresh install publishes its first key before signing anything
     return _cors(jsonify(keys.jwks()))
 
 
@@ -192,7 +196,14 @@ def process(params: MultiDict[str, str], *, login_after: str | None = None) -> A
     prompts = set((params.get("prompt") or "").split())
     auth_time, amr = _session_auth()
     current = now()
-    fresh = bool(login_after and auth_time and auth_time >= datetime.fromisoformat(login_after))
+    # A login since the request was kept: the marker set below is wiped by every login
+    # (complete_login clears the session); times alone cannot tell with equal or skewed clocks.
+    fresh = bool(
+        login_after
+        and auth_time
+        and auth_time >= datetime.fromisoformat(login_after)
+        and LOGIN_ASKED not in session
+    )
     needs_login = (
         user is None
         or auth_time is None
@@ -206,6 +217,7 @@ def process(params: MultiDict[str, str], *, login_after: str | None = None) -> A
         return _error(LoginRequiredError(redirect_uri=grant.redirect_uri), params)
     if needs_login:
         remember(params, login_after=current.isoformat(), client=client.name)
+        session[LOGIN_ASKED] = True
         hint = params.get("login_hint")
         if hint and len(hint) <= 64:
             session["login_hint"] = hint
@@ -406,3 +418,7 @@ def end_session_confirm() -> Any:
     logout_user()
     session.end()  # type: ignore[attr-defined]
     return render_template("oidc/logout.html", done=True)
+
+
+# Connected applications on the account page add their routes to bp.
+from idp.oidc import account  # noqa: E402, F401

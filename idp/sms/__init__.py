@@ -10,9 +10,19 @@ from idp.sms.errors import (
 )
 from idp.sms.http import HttpSmsProvider
 from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider, SmsReceipt
+from idp.sms.reports import (
+    BadSignature,
+    CallbackRequest,
+    DeliveryReport,
+    MalformedReport,
+)
 
 __all__ = [
+    "BadSignature",
+    "CallbackRequest",
+    "DeliveryReport",
     "HttpSmsProvider",
+    "MalformedReport",
     "ProviderContext",
     "Segments",
     "SmsConfigurationError",

@@ -7,6 +7,7 @@ HTTP statuses every vendor agrees on into the typed errors of :mod:`idp.sms.erro
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import requests
@@ -16,6 +17,27 @@ from idp.sms.provider import SmsProvider
 
 CONNECT_TIMEOUT = 3.05
 DEFAULT_READ_TIMEOUT = 5.0
+
+
+def _without_query(value: object) -> object:
+    if isinstance(value, str) and "?" in value:
+        return value.split("?", 1)[0] + "?[query hidden]"
+    return value
+
+
+class HideQueryStrings(logging.Filter):
+    """Keep query strings out of urllib3's debug lines: GET gateways carry the text, the code
+    and the password there (``GET /http/sendmsg?password=...&text=...``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_without_query(arg) for arg in record.args)
+        return True
+
+
+_HIDE_QUERY_STRINGS = HideQueryStrings()
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager"):
+    logging.getLogger(_name).addFilter(_HIDE_QUERY_STRINGS)
 
 
 def retry_after(response: requests.Response) -> int | None:

@@ -10,7 +10,7 @@ provider. :meth:`SmsProvider.send` returns a :class:`SmsReceipt` or raises one o
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +20,8 @@ import requests
 
 from idp.clock import Clock, system_clock
 from idp.options import OptionsForm
+from idp.sms.pool import ConnectionPool
+from idp.sms.reports import CallbackRequest, DeliveryReport
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,19 @@ class ProviderContext:
     instance_path: Path = field(default_factory=lambda: Path("instance"))
     dev: bool = False
     clock: Clock = system_clock
+    #: Where this verifier's delivery reports go (``https://.../sms/dlr/<token>``), for
+    #: providers that take a callback address with each message; None when unknown.
+    callback_url: str | None = None
+    #: Long-lived connections (SMPP binds) shared by the messages of one app; None: the
+    #: provider opens and closes its own for each message.
+    connections: ConnectionPool | None = None
+    #: Where a provider hands delivery reports that do not arrive over HTTP (SMPP receipts).
+    report_sink: Callable[[DeliveryReport], None] | None = None
+    #: Seams for clients that are not HTTP: ``smtp_factory(host, port, timeout, mode,
+    #: ssl_context)`` returns a connected ``smtplib.SMTP``-like client, ``smpp_factory(host,
+    #: port, timeout)`` an ``smpplib.client.Client``-like one. None: the real library.
+    smtp_factory: Callable[..., Any] | None = None
+    smpp_factory: Callable[..., Any] | None = None
 
 
 class SmsProvider(abc.ABC):
@@ -94,3 +109,26 @@ class SmsProvider(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing open
         """Release what the provider holds open (an SMPP bind, an SMTP connection)."""
+
+    # -- optional: delivery reports ------------------------------------------------------------
+
+    #: For admins: where, in the vendor's dashboard, the callback address goes (shown on the
+    #: verifier's page beside that address). Only for providers that report delivery.
+    delivery_report_help: ClassVar[str | None] = None
+
+    def parse_delivery_report(self, request: CallbackRequest) -> DeliveryReport | None:
+        """Read one delivery callback of this vendor (optional; see :mod:`idp.sms.reports`).
+
+        Check the vendor's signature first, when it signs its callbacks.
+
+        :returns: the final outcome, or None for a callback that changes nothing (an
+            intermediate status such as ``buffered``).
+        :raises idp.sms.reports.BadSignature: the signature is missing or wrong.
+        :raises idp.sms.reports.MalformedReport: the callback cannot be read.
+        """
+        raise NotImplementedError(f"{self.name} does not report delivery")
+
+    @classmethod
+    def reports_delivery(cls) -> bool:
+        """Whether this provider overrides :meth:`parse_delivery_report`."""
+        return cls.parse_delivery_report is not SmsProvider.parse_delivery_report

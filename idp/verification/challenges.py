@@ -11,6 +11,7 @@ account, a confirmed verifier), so one code can never succeed twice.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -120,7 +121,7 @@ def issue(
     )
     cooldown = timedelta(seconds=s.settings.code_resend_seconds)
     if latest is not None and now - latest < cooldown:
-        wait = int((latest + cooldown - now).total_seconds()) + 1
+        wait = max(1, math.ceil((latest + cooldown - now).total_seconds()))
         raise RateLimited(f"Please wait {wait} s before asking for a new code.", retry_after=wait)
     db.session.execute(
         update(Challenge)

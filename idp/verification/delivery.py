@@ -23,6 +23,7 @@ from idp.phone import mask
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsNotSent, SmsRecipientError
 from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider
+from idp.verification.delivery_reports import context_extras
 from idp.verification.keys import phone_hash
 from idp.verification.resolution import Channel, Resolution
 
@@ -47,6 +48,7 @@ def build_provider(channel: Channel) -> SmsProvider:
         instance_path=s.settings.instance_path,
         dev=s.settings.dev,
         clock=s.clock,
+        **context_extras(channel.verifier_id, channel.provider, channel.report_token),
     )
     return cls(channel.options, context)
 

@@ -23,6 +23,7 @@ from idp.options import OptionsInvalid, open_options, validate_options
 from idp.plugins import Registry
 from idp.security.secret_box import SecretBox
 from idp.sms.sender import sender_problem
+from idp.verification.verifiers import CURRENCY, MAX_PRICE
 
 NEW_STYLE = "authenticator"
 OLD_STYLE = "default"
@@ -41,6 +42,8 @@ class Channel:
     price_per_segment: Decimal
     currency: str
     verifier_id: int | None = None
+    #: The token of the verifier's delivery-report address (None: the [sms] table).
+    report_token: str | None = None
 
     def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
         return f"<Channel {self.name} ({self.provider})>"
@@ -70,17 +73,22 @@ def channel_for(row: Verifier) -> Channel:
         price_per_segment=Decimal(row.price_per_segment or 0),
         currency=row.currency,
         verifier_id=row.id,
+        report_token=row.report_token,
     )
 
 
 def chain(first: Verifier) -> tuple[Channel, ...]:
-    """*first* and its enabled fallbacks, in order, each at most once."""
+    """*first* and its enabled fallbacks, in order, each at most once.
+
+    A disabled fallback, or one whose provider is not loaded, is skipped and the chain goes
+    on to its own fallback: switching one verifier off must not cut off the ones behind it.
+    """
     channels: list[Channel] = []
     seen: set[int] = set()
     row: Verifier | None = first
-    while row is not None and row.id not in seen and row.enabled:
+    while row is not None and row.id not in seen:
         seen.add(row.id)
-        if state.current().registry.sms_provider(row.provider) is not None:
+        if row.enabled and state.current().registry.sms_provider(row.provider) is not None:
             channels.append(channel_for(row))
         row = row.fallback
     return tuple(channels)
@@ -143,7 +151,17 @@ def load_file_channel(
         raise ConfigError(
             f"{where} [sms] price_per_segment: not a number", setting="sms.price"
         ) from None
+    if not price.is_finite() or not 0 <= price <= MAX_PRICE:
+        raise ConfigError(
+            f"{where} [sms] price_per_segment: cannot be negative or above {MAX_PRICE}",
+            setting="sms.price",
+        )
     currency = str(values.pop("currency", "EUR"))
+    if not CURRENCY.fullmatch(currency):
+        raise ConfigError(
+            f"{where} [sms] currency: use a three-letter code in capitals such as EUR",
+            setting="sms.currency",
+        )
     try:
         stored = validate_options(cls.options_form, values, box)
     except OptionsInvalid as exc:

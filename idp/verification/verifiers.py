@@ -17,7 +17,7 @@ from idp import state
 from idp.auth.authenticators import SLUG
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
-from idp.models import Verifier
+from idp.models import SmsLogEntry, Verifier
 from idp.options import public_options, validate_options
 from idp.sms.sender import check_sender
 
@@ -58,7 +58,9 @@ def _price(raw: Any) -> Decimal:
         price = Decimal(str(raw if raw not in (None, "") else "0").replace(",", "."))
     except InvalidOperation:
         raise InvalidInput("Enter a price such as 0.056.", field="price_per_segment") from None
-    if not price.is_finite() or price < 0:
+    if not price.is_finite():  # NaN and Infinity parse as Decimals but are no price
+        raise InvalidInput("Enter a price such as 0.056.", field="price_per_segment")
+    if price < 0:
         raise InvalidInput("The price cannot be negative.", field="price_per_segment")
     if price > MAX_PRICE:
         raise InvalidInput(
@@ -165,6 +167,14 @@ def set_default(row: Verifier | None) -> None:
 
 
 def delete(row: Verifier) -> None:
+    # What ON DELETE SET NULL does on PostgreSQL, done here too because SQLite does not
+    # enforce foreign keys: a later verifier may get this id, and must not inherit the log.
+    db.session.execute(
+        update(SmsLogEntry)
+        .where(SmsLogEntry.verifier_id == row.id)
+        .values(verifier_id=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.execute(
         update(Verifier)
         .where(Verifier.fallback_id == row.id)

@@ -187,9 +187,7 @@ def test_a_user_without_a_password_cannot_sign_in_with_any(client, alice, make_u
     assert not signed_in(client)
 
 
-@pytest.mark.parametrize(
-    ("login", "password"), [("", PASSWORD), ("alice", ""), ("   ", PASSWORD)]
-)
+@pytest.mark.parametrize(("login", "password"), [("", PASSWORD), ("alice", ""), ("   ", PASSWORD)])
 def test_empty_fields_are_refused_with_a_message(client, alice, login, password):
     response = password_login(client, login, password)
 

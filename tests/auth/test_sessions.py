@@ -220,7 +220,9 @@ def test_activity_keeps_an_idle_session_alive(client, alice, clock):
 
 
 @pytest.mark.parametrize(("past_boundary", "still_signed_in"), [(0, True), (1, False)])
-def test_absolute_lifetime_ends_an_active_session(client, alice, clock, past_boundary, still_signed_in):
+def test_absolute_lifetime_ends_an_active_session(
+    client, alice, clock, past_boundary, still_signed_in
+):
     password_login(client, "alice")
     for minutes in (25, 25, 25, 25, 19):  # active all along, never 30 minutes idle
         clock.advance(minutes=minutes)
@@ -283,9 +285,7 @@ def test_deactivating_a_user_in_the_panel_ends_all_their_sessions(app, admin_cli
     assert not signed_in(laptop)
 
 
-def test_a_deactivated_account_is_signed_out_even_if_its_rows_were_not_revoked(
-    app, client, alice
-):
+def test_a_deactivated_account_is_signed_out_even_if_its_rows_were_not_revoked(app, client, alice):
     password_login(client, "alice")
     with app.app_context():
         db.session.get(User, alice.id).active = False

@@ -1,0 +1,214 @@
+"""Codes in flight: what the session remembers, sending a code, checking it, the code page.
+
+The session (server-side) remembers one pending code per kind of step: ``login`` (the first
+factor), ``second`` (the second factor) and ``phone`` (adding or changing a number). The
+browser never carries the challenge id, the number or the purpose in a form field.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import render_template, session, url_for
+from werkzeug.wrappers import Response
+
+from idp import state
+from idp.auth import Role
+from idp.auth.authenticators import get_enabled, method_for
+from idp.errors import NotFound
+from idp.extensions import db
+from idp.models import Authenticator
+from idp.phone import mask
+from idp.sms.errors import COULD_NOT_SEND, SmsError, SmsNotSent, SmsRecipientError
+from idp.verification import challenges, delivery
+from idp.verification.challenges import CheckResult, Outcome, Purpose
+from idp.verification.messages import code_text, request_language
+from idp_sms.method import SmsMethod
+
+log = logging.getLogger(__name__)
+
+#: Delivery state of a challenge whose code was never sent (a number without an account).
+WITHHELD = "withheld"
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A code sent (or, for a number without an account, pretended to be sent)."""
+
+    kind: str
+    authenticator: str
+    challenge: str  # public id
+    purpose: str
+    phone: str
+    sent_at: str
+    user_id: int | None = None
+    withheld: bool = False
+
+    @property
+    def masked(self) -> str:
+        return mask(self.phone)
+
+
+def _key(kind: str) -> str:
+    return f"idp_sms.{kind}"
+
+
+def load(kind: str, authenticator: str) -> Pending | None:
+    data = session.get(_key(kind))
+    if not isinstance(data, dict) or data.get("authenticator") != authenticator:
+        return None
+    try:
+        return Pending(**data)
+    except TypeError:  # written by an older version: start again
+        return None
+
+
+def forget(kind: str) -> None:
+    session.pop(_key(kind), None)
+
+
+def sms_authenticator(name: str, role: Role | None = None) -> tuple[Authenticator, SmsMethod]:
+    """The enabled SMS authenticator *name* (playing *role*), or NotFound."""
+    row = get_enabled(name)
+    method = method_for(row)
+    if not isinstance(method, SmsMethod) or (role is not None and not method.has_role(role)):
+        raise NotFound("There is no such way to sign in.")
+    return row, method
+
+
+def send_code(
+    method: SmsMethod,
+    *,
+    kind: str,
+    purpose: Purpose,
+    phone: str,
+    user_id: int | None = None,
+    withheld: bool = False,
+    context: dict[str, Any] | None = None,
+) -> Pending:
+    """Issue a code for *purpose*, commit it, text it (unless *withheld*), remember it.
+
+    A withheld code is issued and counted like any other (same cooldown, attempts, expiry),
+    but never sent: nobody can know it.
+
+    :raises RateLimited: the previous code for this purpose and number is too recent.
+    :raises SmsRecipientError: the provider refused the number.
+    :raises SmsError: no verifier could send the text (every attempt is in the message log).
+    """
+    resolution = method.resolution()
+    if not resolution.available:
+        raise SmsNotSent(resolution.reason or "No verifier is available.")
+    issued = challenges.issue(
+        purpose,
+        phone=phone,
+        user_id=user_id,
+        context={"authenticator": method.authenticator.name, **(context or {})},
+    )
+    db.session.commit()
+    challenge = issued.challenge
+    pending = Pending(
+        kind=kind,
+        authenticator=method.authenticator.name,
+        challenge=challenge.public_id,
+        purpose=str(purpose),
+        phone=phone,
+        sent_at=challenge.created_at.isoformat(),
+        user_id=user_id,
+        withheld=withheld,
+    )
+    if withheld:
+        challenges.mark_delivery(challenge.id, WITHHELD)
+        db.session.commit()
+        log.info("sms %s code for %s withheld (no account)", purpose, mask(phone))
+    else:
+        try:
+            delivery.send(
+                resolution,
+                recipient=phone,
+                text=code_text(purpose, issued.code, language=request_language()),
+                purpose=str(purpose),
+                code=issued.code,
+                challenge_id=challenge.id,
+            )
+        except SmsError:
+            challenges.mark_delivery(challenge.id, "failed")
+            db.session.commit()
+            raise
+        challenges.mark_delivery(challenge.id, "sent")
+        db.session.commit()
+    session[_key(kind)] = asdict(pending)
+    return pending
+
+
+def check_code(pending: Pending, raw_code: str) -> CheckResult:
+    """Judge the code typed for *pending*; on OK the caller commits what it unlocks.
+
+    A withheld code never succeeds: whoever typed it cannot have received it.
+
+    :raises InvalidInput: when what was typed is not digits.
+    """
+    result = challenges.check(
+        pending.challenge,
+        raw_code,
+        Purpose(pending.purpose),
+        phone=pending.phone if pending.user_id is None else None,
+        user_id=pending.user_id,
+    )
+    if result.ok and pending.withheld:
+        db.session.rollback()
+        row = result.challenge
+        left = max(0, row.max_attempts - row.attempts) if row is not None else 0
+        return CheckResult(Outcome.WRONG if left else Outcome.TOO_MANY, row, left)
+    return result
+
+
+def send_error_message(exc: SmsError) -> tuple[str, int]:
+    """What a person reads when a code could not be sent, and the status of the page."""
+    if isinstance(exc, SmsRecipientError):
+        return exc.user_message(), 400
+    return COULD_NOT_SEND, 503
+
+
+def wait_seconds(pending: Pending) -> int:
+    """Seconds until another code may be asked for."""
+    settings = state.current().settings
+    ready = datetime.fromisoformat(pending.sent_at) + timedelta(
+        seconds=settings.code_resend_seconds
+    )
+    return max(0, math.ceil((ready - state.current().clock()).total_seconds()))
+
+
+def code_page(
+    pending: Pending,
+    *,
+    title: str,
+    submit: str,
+    error: str | None = None,
+    status: int = 200,
+    restart: bool = False,
+    cancel: bool = False,
+    retry_after: int | None = None,
+) -> Response:
+    """The page that asks for the code of *pending*, the same for every number."""
+    name = pending.authenticator
+    kind = pending.kind
+    page = render_template(
+        "idp_sms/code.html",
+        title=title,
+        submit=submit,
+        masked=pending.masked,
+        action=url_for(f"idp_sms.{kind}_code", name=name),
+        resend=url_for(f"idp_sms.{kind}_resend", name=name),
+        restart=url_for(f"idp_sms.{kind}_restart", name=name) if restart else None,
+        cancel=cancel,
+        wait=wait_seconds(pending),
+        error=error,
+    )
+    response = Response(page, status=status, mimetype="text/html")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

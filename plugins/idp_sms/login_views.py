@@ -1,0 +1,184 @@
+"""Signing in (and signing up) with a phone number and a texted code: the first factor.
+
+An unknown number, with sign-up off and the default setting, is answered exactly like a
+known one: a challenge is issued and counted the same way, but no text is sent, so nothing
+is spent and nothing tells the two apart.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+
+from idp import state
+from idp.auth import Role, flow
+from idp.auth.views import render_login_page
+from idp.errors import InvalidInput, RateLimited
+from idp.extensions import db
+from idp.models import User
+from idp.phone import InvalidPhoneNumber, mask
+from idp.security import audit
+from idp.sms.errors import SmsError
+from idp.verification.challenges import Purpose
+from idp_sms.blueprint import bp
+from idp_sms.codes import (
+    Pending,
+    check_code,
+    code_page,
+    forget,
+    load,
+    send_code,
+    send_error_message,
+    sms_authenticator,
+)
+from idp_sms.method import UNAVAILABLE
+from idp_sms.numbers import screen
+
+KIND = "login"
+NOT_REGISTERED = "This number has no account here. Check the number, or sign in another way."
+TAKEN_MEANWHILE = (
+    "This number was registered a moment ago, in another sign-up. Sign in with it instead."
+)
+START_AGAIN = "Your code request has ended. Enter your phone number again."
+
+
+def _login_error(
+    name: str, phone: str, message: str, status: int, retry_after: int | None = None
+) -> Response:
+    page = render_login_page(name, {"phone": phone[:40]}, {"phone": message})
+    response = Response(page, status=status, mimetype="text/html")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _page(
+    pending: Pending, error: str | None = None, status: int = 200, retry_after: int | None = None
+) -> Response:
+    return code_page(
+        pending,
+        title="Enter the code",
+        submit="Sign in",
+        restart=True,
+        error=error,
+        status=status,
+        retry_after=retry_after,
+    )
+
+
+def _start_again(name: str) -> Response:
+    forget(KIND)
+    flash(START_AGAIN, "error")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/<name>/login")
+def login_start(name: str) -> Response:
+    """The phone number from the login page: send a code and ask for it."""
+    row, method = sms_authenticator(name, Role.FIRST_FACTOR)
+    raw = request.form.get("phone", "")
+    if not method.resolution().available:
+        return _login_error(name, raw, UNAVAILABLE, 503)
+    try:
+        phone = screen(raw, method.regions)
+    except InvalidPhoneNumber as exc:
+        return _login_error(name, raw, exc.message, 400)
+    user = db.session.scalar(select(User).where(User.phone == phone))
+    withheld = False
+    if user is not None and user.active:
+        purpose = Purpose.LOGIN
+    elif user is None and method.allow_signup:
+        purpose = Purpose.SIGNUP
+    elif user is None and method.reveal_unknown:
+        return _login_error(name, raw, NOT_REGISTERED, 400)
+    else:  # unknown (sign-up off) or switched off: look the same as a known number
+        purpose, withheld = Purpose.LOGIN, True
+    try:
+        send_code(method, kind=KIND, purpose=purpose, phone=phone, withheld=withheld)
+    except RateLimited as exc:
+        current = load(KIND, name)
+        if current is not None and current.phone == phone:
+            return redirect(url_for("idp_sms.login_code", name=name), code=303)
+        return _login_error(name, raw, exc.user_message(), 429, exc.retry_after)
+    except SmsError as exc:
+        message, status = send_error_message(exc)
+        return _login_error(name, raw, message, status)
+    return redirect(url_for("idp_sms.login_code", name=name), code=303)
+
+
+@bp.route("/<name>/login/code", methods=["GET", "POST"])
+def login_code(name: str) -> Response:
+    row, method = sms_authenticator(name, Role.FIRST_FACTOR)
+    pending = load(KIND, name)
+    if pending is None:
+        return _start_again(name)
+    if request.method == "GET":
+        return _page(pending)
+    try:
+        result = check_code(pending, request.form.get("code", ""))
+    except InvalidInput as exc:
+        return _page(pending, error=exc.message, status=400)
+    if not result.ok:
+        audit.record("login.failure", after={"method": row.name, "reason": str(result.outcome)})
+        db.session.commit()
+        return _page(pending, error=result.message, status=400)
+
+    now = state.current().clock()
+    if pending.purpose == Purpose.SIGNUP:
+        # One transaction: the consumed code, the new account and its audit record.
+        user = User(nickname=pending.phone, phone=pending.phone, phone_verified_at=now)
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            forget(KIND)
+            return _login_error(name, pending.phone, TAKEN_MEANWHILE, 409)
+        audit.record(
+            "user.signup",
+            f"user:{user.id}",
+            after={"phone": mask(user.phone), "authenticator": row.name},
+            actor=user,
+        )
+    else:
+        found = db.session.scalar(select(User).where(User.phone == pending.phone))
+        if found is None or not found.active:
+            db.session.rollback()
+            return _start_again(name)
+        user = found
+        if user.phone_verified_at is None:
+            user.phone_verified_at = now
+    forget(KIND)
+    return redirect(flow.first_factor_done(user, method.amr, row), code=303)
+
+
+@bp.post("/<name>/login/resend")
+def login_resend(name: str) -> Response:
+    row, method = sms_authenticator(name, Role.FIRST_FACTOR)
+    pending = load(KIND, name)
+    if pending is None:
+        return _start_again(name)
+    try:
+        pending = send_code(
+            method,
+            kind=KIND,
+            purpose=Purpose(pending.purpose),
+            phone=pending.phone,
+            withheld=pending.withheld,
+        )
+    except RateLimited as exc:
+        return _page(pending, error=exc.user_message(), status=429, retry_after=exc.retry_after)
+    except SmsError as exc:
+        message, status = send_error_message(exc)
+        return _page(pending, error=message, status=status)
+    flash("We sent a new code. Use the code from the latest message.", "success")
+    return redirect(url_for("idp_sms.login_code", name=name), code=303)
+
+
+@bp.post("/<name>/login/restart")
+def login_restart(name: str) -> Response:
+    """Use another number: forget the pending code and go back to the login page."""
+    forget(KIND)
+    return redirect(url_for("auth.login"), code=303)

@@ -1,0 +1,10 @@
+"""Fixtures of the provider tests: the vendor fakes and a provider context."""
+
+from tests.fakes.fixtures import (  # noqa: F401 - fixtures are found by name
+    gateways_fake,
+    messagebird_fake,
+    options_box,
+    provider_context,
+    recording_session,
+    spryng_fake,
+)
