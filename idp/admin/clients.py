@@ -98,7 +98,10 @@ def _posted_values(form: Any, row: OAuthClient | None) -> dict[str, Any]:
     }
 
 
-def _form_page(row: OAuthClient | None, values: dict[str, Any], errors: dict[str, list[str]]):
+def _form_page(
+    row: OAuthClient | None, values: dict[str, Any], errors: dict[str, list[str]]
+) -> str | tuple[str, int]:
+    """The form; with errors, status 400 and each message by its field."""
     page = render_template(
         "admin/client_form.html",
         row=row,

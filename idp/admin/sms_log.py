@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -25,10 +26,13 @@ from idp.phone import normalise
 from idp.verification import message_log
 from idp.verification import verifiers as store
 from idp.verification.challenges import Purpose
+from idp.verification.keys import phone_hash
 from idp.verification.message_log import LogFilter
 
-#: The query parameters of the filter form, also carried by the pager and the CSV link.
-PARAMS = ("from", "to", "verifier", "status", "purpose", "recipient")
+#: The query parameters of the filter form. Links (pager, CSV) carry the recipient as "rh",
+#: its keyed hash, rather than the number typed, so it does not spread through URLs and logs.
+PARAMS = ("from", "to", "verifier", "status", "purpose", "recipient", "rh")
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _date(raw: str, field: str) -> date | None:
@@ -47,7 +51,7 @@ def parse_filter(
 
     A field with an error is left out of the filter.
     """
-    raw = {key: args.get(key, "").strip()[:40] for key in PARAMS}
+    raw = {key: args.get(key, "").strip()[: 64 if key == "rh" else 40] for key in PARAMS}
     errors: dict[str, list[str]] = {}
     days: dict[str, date | None] = {}
     for key in ("from", "to"):
@@ -64,21 +68,36 @@ def parse_filter(
     if status is not None and status not in STATUSES:
         errors["status"] = [f"Choose one of: {', '.join(STATUSES)}."]
         status = None
-    recipient = None
+    recipient_hash = None
     if raw["recipient"]:
         try:
-            recipient = normalise(raw["recipient"], state.current().settings.default_region)
+            e164 = normalise(raw["recipient"], state.current().settings.default_region)
         except InvalidInput as exc:
             errors["recipient"] = [exc.message]
+        else:
+            recipient_hash = phone_hash(e164)
+    elif raw["rh"]:
+        if _HASH.fullmatch(args.get("rh", "")):
+            recipient_hash = args["rh"]
+        else:
+            errors["recipient"] = ["This recipient search link is damaged; type the number again."]
     log_filter = LogFilter(
         since=since,
         until=until,
         verifier=raw["verifier"] or None,
         status=status,
         purpose=raw["purpose"][:20] or None,
-        recipient=recipient,
+        recipient_hash=recipient_hash,
     )
     return log_filter, raw, errors
+
+
+def link_args(raw: dict[str, str], log_filter: LogFilter) -> dict[str, str]:
+    """The filter as query parameters for links: the recipient by its hash only."""
+    args = {key: value for key, value in raw.items() if value and key not in ("recipient", "rh")}
+    if log_filter.recipient_hash:
+        args["rh"] = log_filter.recipient_hash
+    return args
 
 
 @bp.get("/sms-log")
@@ -96,7 +115,12 @@ def sms_log() -> tuple[str, int]:
         per_day=message_log.totals(log_filter, by="day"),
         health=message_log.health(now),
         raw=raw,
-        args={key: value for key, value in raw.items() if value},
+        args=link_args(raw, log_filter),
+        searched=(
+            message_log.masked_recipient(log_filter.recipient_hash) or "a number not in the log"
+            if log_filter.recipient_hash and not raw["recipient"]
+            else None
+        ),
         errors=errors,
         statuses=STATUSES,
         purposes=purposes,

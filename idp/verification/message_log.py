@@ -65,6 +65,8 @@ class LogFilter:
     purpose: str | None = None
     #: E.164; matched through its keyed hash, because the log never stores the number.
     recipient: str | None = None
+    #: The keyed hash itself (what links carry, so a number never lands in a URL twice).
+    recipient_hash: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -80,6 +82,8 @@ class LogFilter:
             where.append(SmsLogEntry.purpose == self.purpose)
         if self.recipient:
             where.append(SmsLogEntry.recipient_hash == phone_hash(self.recipient))
+        if self.recipient_hash:
+            where.append(SmsLogEntry.recipient_hash == self.recipient_hash)
         return where
 
 
@@ -266,6 +270,16 @@ def known_verifiers() -> list[str]:
     """Every verifier name that appears in the log (deleted verifiers included)."""
     stmt = select(SmsLogEntry.verifier_name).distinct().order_by(SmsLogEntry.verifier_name)
     return list(db.session.scalars(stmt))
+
+
+def masked_recipient(recipient_hash: str) -> str | None:
+    """How the log shows the number behind *recipient_hash*, if it sent to it at all."""
+    stmt = (
+        select(SmsLogEntry.recipient_masked)
+        .where(SmsLogEntry.recipient_hash == recipient_hash)
+        .limit(1)
+    )
+    return db.session.scalar(stmt)
 
 
 def known_purposes() -> list[str]:

@@ -130,6 +130,25 @@ def test_filters(admin_client, query, expected):
 
 
 @pytest.mark.usefixtures("rows")
+def test_links_carry_the_recipient_as_its_hash_not_the_number(admin_client):
+    page = body(admin_client.get("/admin/sms-log", query_string={"recipient": "06-1234 5678"}))
+    link = re.search(r'href="(/admin/sms-log\.csv\?[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert "rh=" in link and "recipient" not in link and "612345678" not in link
+
+    records = read_csv(admin_client.get(link))
+    assert [r["time_utc"] for r in records] == ["2026-01-05T00:00:00Z", "2026-01-03T10:00:00Z"]
+
+    rh = re.search(r"rh=([0-9a-f]{64})", link).group(1)
+    again = body(admin_client.get("/admin/sms-log", query_string={"rh": rh}))
+    assert listed(again) == ["2026-01-05 00:00:00", "2026-01-03 10:00:00"]
+    assert "Showing messages to +31*******78" in again
+
+    damaged = admin_client.get("/admin/sms-log", query_string={"rh": "nothex"})
+    assert damaged.status_code == 400
+    assert "This recipient search link is damaged" in body(damaged)
+
+
+@pytest.mark.usefixtures("rows")
 def test_the_table_shows_masked_numbers_only(admin_client):
     page = body(admin_client.get("/admin/sms-log"))
     assert "+31*******78" in page and "+31*******21" in page
