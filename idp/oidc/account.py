@@ -90,5 +90,5 @@ def revoke_application(client_id: str) -> Response:
             actor=user,
         )
         db.session.commit()
-        flash(f"{row.name} can no longer sign you in without asking.", "success")
+        flash(f"{row.name} no longer has access to your account.", "success")
     return redirect(url_for("oidc.applications"), code=303)

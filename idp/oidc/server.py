@@ -288,6 +288,14 @@ class PoortOpenIDCode(OpenIDCode):
         key = keys.active_key()
         return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
+    def get_authorization_code_claims(self, authorization_code: Any) -> dict[str, Any]:
+        # Authlib 1.7 copies the code's nonce even when it is None ("nonce": null), which
+        # strict clients refuse when they sent none; later versions leave it out. So do we.
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        if not claims.get("nonce"):
+            claims.pop("nonce", None)
+        return claims
+
     def get_compatible_claims(self, request: Any) -> dict[str, Any]:
         issued = int(now().timestamp())
         return {

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -41,24 +43,40 @@ class ConnectionPool:
         self.max_idle = max_idle
         self.keeper_interval = keeper_interval
         self._idle: dict[Hashable, list[Any]] = {}
-        self._lock = threading.Lock()
+        self._checking: Counter[Hashable] = Counter()  # idle ones the keeper holds right now
+        self._lock = threading.Condition()
         self._closed = False
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
 
-    def acquire(self, key: Hashable, factory: Callable[[], T]) -> T:
-        """An idle connection for *key*, or a new one from *factory* (which may raise)."""
+    def acquire(self, key: Hashable, factory: Callable[[], T], wait: float = 5.0) -> T:
+        """An idle connection for *key*, or a new one from *factory* (which may raise).
+
+        While the keeper is checking an idle connection of *key*, wait for it (at most
+        *wait* seconds) rather than open a second one.
+        """
+        deadline = time.monotonic() + wait
         with self._lock:
-            idle = self._idle.get(key)
-            if idle:
-                connection: T = idle.pop()
-                return connection
+            while True:
+                idle = self._idle.get(key)
+                if idle:
+                    connection: T = idle.pop()
+                    return connection
+                left = deadline - time.monotonic()
+                if not self._checking[key] or left <= 0:
+                    break
+                self._lock.wait(timeout=left)
         return factory()
 
     def release(self, key: Hashable, connection: Any) -> None:
         """Give *connection* back; a broken one, or one too many, is closed."""
+        self._release(key, connection, checked=False)
+
+    def _release(self, key: Hashable, connection: Any, *, checked: bool) -> None:
         keep = False
         with self._lock:
+            if checked:
+                self._checking[key] -= 1
             if not self._closed and not getattr(connection, "broken", False):
                 idle = self._idle.setdefault(key, [])
                 if len(idle) < self.max_idle:
@@ -66,6 +84,7 @@ class ConnectionPool:
                     keep = True
             if keep:
                 self._start_keeper()
+            self._lock.notify_all()
         if not keep:
             _close_quietly(connection)
 
@@ -84,6 +103,7 @@ class ConnectionPool:
         with self._lock:
             taken = [(key, conn) for key, idle in self._idle.items() for conn in idle]
             self._idle = {}
+            self._checking.update(key for key, _ in taken)
         for key, connection in taken:
             alive = False
             check = getattr(connection, "keepalive", None)
@@ -92,9 +112,12 @@ class ConnectionPool:
             except Exception:  # noqa: S110 - a dead connection is closed below, not reported
                 alive = False
             if alive:
-                self.release(key, connection)
+                self._release(key, connection, checked=True)
             else:
                 log.info("a pooled SMS connection stopped answering; it was closed")
+                with self._lock:
+                    self._checking[key] -= 1
+                    self._lock.notify_all()
                 _close_quietly(connection)
 
     def close(self) -> None:

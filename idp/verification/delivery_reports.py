@@ -249,8 +249,6 @@ def receive(token: str) -> Response:
         report, verifier_id=row.id, provider=row.provider, now=state.current().clock()
     )
     db.session.commit()
-    level = logging.INFO if applied.result == UPDATED else logging.WARNING
-    if applied.result == FINAL:
-        level = logging.INFO
+    level = logging.WARNING if applied.result == UNKNOWN else logging.INFO
     log.log(level, "delivery report for verifier %s: %s", name, _describe(report, applied))
     return _plain("ok", 200)

@@ -26,6 +26,7 @@ from idp.sms import (
 from idp.sms.encoding import GSM7, segments
 from idp.sms.errors import SmsError
 from idp_sms_providers.common import HttpUrl, plain_text, timeout_field
+from idp_sms_providers.fields import choices
 
 DEFAULT_ENDPOINT = "https://http.gtx-messaging.net"
 _CONFIG, _TEMPORARY = SmsConfigurationError, SmsTemporaryError
@@ -55,7 +56,9 @@ class GtxOptions(OptionsForm):
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
         description="Poort adds /smsc.php.",
     )
-    method = SelectField("HTTP method", choices=[("GET", "GET"), ("POST", "POST")], default="GET")
+    method = SelectField(
+        "HTTP method", choices=choices(("GET", "GET"), ("POST", "POST")), default="GET"
+    )
     timeout = timeout_field(5.0)
 
 

@@ -54,6 +54,7 @@ from idp.sms import (
 from idp.sms.encoding import GSM_EXTENSION, is_gsm7
 from idp.sms.errors import SmsError
 from idp.sms.reports import DELIVERED, UNDELIVERED, DeliveryReport, short
+from idp_sms_providers.fields import choices
 
 try:  # an optional dependency: pip install 'poort[smpp]'
     import smpplib.client
@@ -248,10 +249,10 @@ class SmppOptions(OptionsForm):
     )
     bind_mode = SelectField(
         "Bind as",
-        choices=[
+        choices=choices(
             (TRANSMITTER, "transmitter (send only)"),
             (TRANSCEIVER, "transceiver (send, and receive delivery receipts)"),
-        ],
+        ),
         default=TRANSMITTER,
     )
     delivery_receipts = BooleanField("Ask for delivery receipts", default=True)
@@ -305,6 +306,7 @@ class SmppConnection:
         self.keepalive_interval = keepalive_interval
         self.sink = sink
         self.broken = False
+        self.submits = 0
         self.last_activity = time.monotonic()
         self.lock = threading.RLock()
 
@@ -421,7 +423,8 @@ class SmppConnection:
         """Make sure the connection still works before a message uses it."""
         with self.lock:
             self.pending()
-            if time.monotonic() - self.last_activity >= self.keepalive_interval:
+            idle = time.monotonic() - self.last_activity
+            if self.submits and idle >= self.keepalive_interval:  # a fresh bind needs no proof
                 self.enquire()
 
     def keepalive(self) -> bool:
@@ -439,6 +442,7 @@ class SmppConnection:
         """One submit_sm: its command_status and message id."""
         with self.lock:
             pdu = smpplib.smpp.make_pdu("submit_sm", client=self.client, **fields)
+            self.submits += 1
             self._send(pdu)
             answer = self._until(pdu.sequence, ("submit_sm_resp",))
             message_id = getattr(answer, "message_id", None)
@@ -528,6 +532,7 @@ class SmppProvider(SmsProvider):
         try:
             client.connect()
         except smpplib.exceptions.ConnectionError as exc:
+            client.disconnect()  # smpplib made a socket before it failed to connect
             cause = exc.__context__
             if isinstance(cause, ssl.SSLCertVerificationError):
                 raise self._error(

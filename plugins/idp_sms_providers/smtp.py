@@ -28,6 +28,7 @@ from idp.options import OptionsForm, SecretField
 from idp.sms import SmsConfigurationError, SmsMessage, SmsProvider, SmsReceipt, SmsTemporaryError
 from idp.sms.errors import SmsError
 from idp_sms_providers.common import timeout_field
+from idp_sms_providers.fields import choices
 
 PLAIN, STARTTLS, SSL = "plain", "starttls", "ssl"
 PHONE_FORMATS = {
@@ -55,7 +56,7 @@ class SmtpOptions(OptionsForm):
     )
     security = SelectField(
         "Connection security",
-        choices=[(STARTTLS, "STARTTLS"), (SSL, "SSL/TLS (SMTPS)"), (PLAIN, "None (plain)")],
+        choices=choices((STARTTLS, "STARTTLS"), (SSL, "SSL/TLS (SMTPS)"), (PLAIN, "None (plain)")),
         default=STARTTLS,
     )
     check_tls = BooleanField("Check the server's TLS certificate", default=True)
@@ -80,7 +81,9 @@ class SmtpOptions(OptionsForm):
     )
     phone_format = SelectField(
         "Phone number format",
-        choices=[("digits", "31612345678"), ("e164", "+31612345678"), ("00", "0031612345678")],
+        choices=choices(
+            ("digits", "31612345678"), ("e164", "+31612345678"), ("00", "0031612345678")
+        ),
         default="digits",
     )
     timeout = timeout_field(10.0)

@@ -44,6 +44,7 @@ from idp.sms.reports import (
     short,
 )
 from idp_sms_providers.common import HttpUrl, json_body, timeout_field
+from idp_sms_providers.fields import choices
 
 DEFAULT_ENDPOINT = "https://rest.nexmo.com"
 _CONFIG, _RECIPIENT, _TEMPORARY = SmsConfigurationError, SmsRecipientError, SmsTemporaryError
@@ -120,7 +121,7 @@ class VonageOptions(OptionsForm):
     )
     signature_method = SelectField(
         "Signature method",
-        choices=[(m, m) for m in SIGNATURE_METHODS],
+        choices=choices(*((m, m) for m in SIGNATURE_METHODS)),
         default="md5hash",
     )
     endpoint = StringField(

@@ -10,7 +10,7 @@ libraries do.
 The receiver answers 2xx when it took the message (optionally with ``{"id": "..."}``, its
 own id); 4xx when it refuses our request (a configuration error; ``{"error": "recipient"}``
 with the 4xx says the number is the problem); 5xx, 429 or no answer within the timeout is
-temporary.
+temporary; a redirect (3xx) is a configuration error (the address moved).
 
 Delivery reports: the receiver may later POST ``{"reference": "...", "status":
 "delivered" | "undelivered", "reason": "..."}`` to the verifier's callback address, signed
@@ -119,7 +119,8 @@ class WebhookProvider(HttpSmsProvider):
                 str(self.options.get("secret") or ""), message_id, timestamp, body
             ),
         }
-        with self.request("POST", self.options["url"], data=body, headers=headers) as r:
+        url = self.options["url"]
+        with self.request("POST", url, data=body, headers=headers, allow_redirects=False) as r:
             status = r.status_code
             answer = json_body(r)
             empty = not r.content.strip()
@@ -137,7 +138,15 @@ class WebhookProvider(HttpSmsProvider):
                 raw_code=f"HTTP {status}",
                 raw_meaning="accepted",
             )
-        if status >= 500 or status == 429 or 300 <= status < 400:
+        if 300 <= status < 400:
+            raise SmsConfigurationError(
+                f"Your gateway redirected the request (HTTP {status}); enter the address it "
+                "redirects to.",
+                provider=self.name,
+                raw_code=f"HTTP {status}",
+                raw_meaning="redirected",
+            )
+        if status >= 500 or status == 429:
             raise SmsTemporaryError(
                 f"Your gateway answered HTTP {status}.",
                 provider=self.name,

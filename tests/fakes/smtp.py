@@ -38,7 +38,6 @@ from tests.fakes.http_server import SLOW_SECONDS
 USERNAME = "gateway-user"
 PASSWORD = "smtp-pass-6b1e"
 _LOGGERS = ("mail.log", "mail.debug")
-_SILENT = logging.NullHandler()
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -145,7 +144,7 @@ class SmtpFake:
         self.cert_path, self.key_path = make_certificate(folder)
         self.port = 0
         self._controller: Controller | None = None
-        self._propagate: dict[str, bool] = {}
+        self._disabled: dict[str, bool] = {}
 
     @property
     def last(self) -> Received:
@@ -172,9 +171,8 @@ class SmtpFake:
     def start(self) -> SmtpFake:
         # aiosmtpd logs the conversation (texts included) at DEBUG; keep it out of caplog.
         for name in _LOGGERS:
-            self._propagate[name] = logging.getLogger(name).propagate
-            logging.getLogger(name).propagate = False
-            logging.getLogger(name).addHandler(_SILENT)
+            self._disabled[name] = logging.getLogger(name).disabled
+            logging.getLogger(name).disabled = True
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(str(self.cert_path), str(self.key_path))
         kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": _free_port()}
@@ -201,9 +199,8 @@ class SmtpFake:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
-        for name, value in self._propagate.items():
-            logging.getLogger(name).propagate = value
-            logging.getLogger(name).removeHandler(_SILENT)
+        for name, value in self._disabled.items():
+            logging.getLogger(name).disabled = value
 
     def __enter__(self) -> SmtpFake:
         return self.start()

@@ -49,7 +49,7 @@ ERRORS = {
     21614: (400, "'To' number is not a valid mobile number"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     21635: (400, "The 'To' number is a landline."),
-    21999: (400, "An error Poort does not know."),
+    21265: (400, "'To' number cannot be a Short Code"),
     30001: (400, "Queue overflow"),
 }
 

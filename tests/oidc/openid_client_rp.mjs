@@ -98,6 +98,9 @@ try {
         code: error.code ?? null,
         error: error.error ?? null,
         message: String(error.message),
+        // openid-client wraps oauth4webapi's error, which says what check failed.
+        cause: error.cause ? String(error.cause.message ?? error.cause) : null,
+        cause_code: error.cause?.code ?? null,
       },
     }) + "\n",
   );

@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from examples.demo_app import create_demo_app
 from idp.auth import credentials
-from idp.clock import system_clock
 from idp.cli_oidc import register_demo_client
+from idp.clock import system_clock
 from idp.extensions import db
 from idp.models import OAuthToken, User
 from idp.plugins import Registry, from_classes
@@ -63,7 +63,9 @@ def app_config(app_config, poort_server):
 def poort(app, poort_server, make_authenticator):
     """Poort, serving: password, SMS (console verifier) and authenticator-app sign-in."""
     with app.app_context():
-        row, _ = verifiers.save(None, {"name": "console", "provider": "console", "sender": "Poort"}, {})
+        row, _ = verifiers.save(
+            None, {"name": "console", "provider": "console", "sender": "Poort"}, {}
+        )
         row.confirmed_at = system_clock()
         verifiers.set_enabled(row, True)
         verifiers.set_default(row)
@@ -150,7 +152,9 @@ def test_sms_sign_in_through_the_demo_app(app, poort, demo, browser, make_user):
     make_user(nickname="Bob", username="bob", phone=PHONE, phone_verified_at=system_clock())
     login = _start(browser, demo, poort)
 
-    asked = browser.post(f"{poort}/m/sms/sms/login", data={"phone": "06 12345678", "csrf_token": _csrf(login.text)})
+    asked = browser.post(
+        f"{poort}/m/sms/sms/login", data={"phone": "06 12345678", "csrf_token": _csrf(login.text)}
+    )
     assert asked.url == f"{poort}/m/sms/sms/login/code", asked.text
     done = browser.post(
         f"{poort}/m/sms/sms/login/code",
@@ -174,7 +178,9 @@ def test_password_and_totp_sign_in_through_the_demo_app(app, poort, demo, browse
     alice = make_user(username="alice", nickname="Alice")
     secret = pyotp.random_base32()
     with app.app_context():
-        credential = credentials.begin(db.session.get(User, alice.id), "totp", secret, data={"digits": 6})
+        credential = credentials.begin(
+            db.session.get(User, alice.id), "totp", secret, data={"digits": 6}
+        )
         credentials.confirm(credential)
         db.session.commit()
     login = _start(browser, demo, poort)
@@ -201,7 +207,9 @@ def test_the_demo_app_asks_for_aal2_and_gets_it(app, poort, demo, browser, make_
     alice = make_user(username="alice", nickname="Alice")
     secret = pyotp.random_base32()
     with app.app_context():
-        credential = credentials.begin(db.session.get(User, alice.id), "totp", secret, data={"digits": 6})
+        credential = credentials.begin(
+            db.session.get(User, alice.id), "totp", secret, data={"digits": 6}
+        )
         credentials.confirm(credential)
         db.session.commit()
 
