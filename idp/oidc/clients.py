@@ -100,7 +100,8 @@ def save(row: OAuthClient | None, fields: dict[str, Any]) -> tuple[OAuthClient, 
         raise InvalidInput(f"There is no SMS verifier called {verifier!r}.", field="verifier")
     secret = None
     if row is None:
-        row = OAuthClient(client_id=secrets.token_urlsafe(18), public=public)
+        # Hex, so an id never starts with "-" (a command line would read it as an option).
+        row = OAuthClient(client_id=secrets.token_hex(16), public=public)
         if not public:
             secret, row.secret_hash = new_secret()
         db.session.add(row)

@@ -66,7 +66,8 @@ def site_host() -> str | None:
     """The host people see in the address bar, for the origin-bound line."""
     if has_request_context():
         return urlsplit(request.host_url).hostname
-    return None
+    # Outside a request (the CLI, a queue worker): the issuer's host is where people sign in.
+    return urlsplit(state.current().settings.issuer).hostname
 
 
 def request_language() -> str:
