@@ -164,7 +164,8 @@ def demo_command() -> None:
         password = _seed_demo()
         demo_client = register_demo_client(instance_path)
     click.echo(
-        "\nPoort demo is ready. Start it with `poort run` and open http://127.0.0.1:5000/\n"
+        "\nPoort demo is ready. From the checkout, `python -m examples.demo_app` starts Poort on\n"
+        "http://127.0.0.1:5000/ with the demo app beside it (or `poort run` for Poort alone).\n"
         f"  admin username: {DEMO_ADMIN_NAME}\n"
         f"  admin password: {password}\n"
         "(a new password is set every time `poort demo` runs)"

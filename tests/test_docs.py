@@ -103,7 +103,11 @@ def test_the_readme_starts_with_exactly_two_commands() -> None:
     assert len(blocks) == 2, blocks
     demo, tests = (block.strip() for block in blocks)
     assert "\n" not in demo and "\n" not in tests
-    assert "pip install -e ." in demo and "poort demo" in demo and demo.endswith("poort run")
+    assert (
+        "pip install -e ." in demo
+        and "poort demo" in demo
+        and demo.endswith("python -m examples.demo_app")
+    )
     assert "pip install -e '.[test]'" in tests and tests.endswith("python -m pytest")
 
 
