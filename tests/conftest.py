@@ -102,8 +102,18 @@ def database_url(postgres_url: str | None, tmp_path: Path) -> str:
 
 
 def _empty_tables() -> None:
-    names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    """Empty every table and restart the id sequences, in one round trip.
+
+    DELETE on these small tables is several times cheaper than TRUNCATE, which swaps files.
+    """
+    tables = list(reversed(db.metadata.sorted_tables))
+    deletes = "; ".join(f'DELETE FROM "{t.name}"' for t in tables)
+    restarts = ", ".join(
+        f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
+        for t in tables
+        if "id" in t.c and t.c["id"].primary_key and t.c["id"].autoincrement
+    )
+    db.session.execute(text(f"{deletes}; SELECT {restarts}"))
     db.session.commit()
 
 
