@@ -81,12 +81,15 @@ class CheckResult:
         return MESSAGES.get(self.outcome, "")
 
 
-def _target(phone: str | None, user_id: int | None) -> str:
+def _target(phone: str | None, user_id: int | None, scope: str | None = None) -> str:
+    """What a code is bound to: a user or a number, narrowed by *scope* (e.g. a verifier)."""
     if user_id is not None:
-        return f"user:{user_id}"
-    if phone:
-        return f"phone:{phone}"
-    raise ValueError("a challenge is bound to a phone number or a user")
+        target = f"user:{user_id}"
+    elif phone:
+        target = f"phone:{phone}"
+    else:
+        raise ValueError("a challenge is bound to a phone number or a user")
+    return f"{target}|{scope}" if scope else target
 
 
 def _code_hmac(public_id: str, purpose: str, code: str) -> str:
@@ -102,6 +105,7 @@ def issue(
     *,
     phone: str | None = None,
     user_id: int | None = None,
+    scope: str | None = None,
     context: dict[str, Any] | None = None,
 ) -> IssuedCode:
     """Make a new challenge for *purpose*; older open ones for the same target stop working.
@@ -112,7 +116,7 @@ def issue(
     """
     s = state.current()
     now = s.clock()
-    target = _target(phone, user_id)
+    target = _target(phone, user_id, scope)
     latest = db.session.scalar(
         select(Challenge.created_at)
         .where(Challenge.purpose == purpose, Challenge.target == target)
@@ -181,13 +185,14 @@ def check(
     *,
     phone: str | None = None,
     user_id: int | None = None,
+    scope: str | None = None,
 ) -> CheckResult:
     """Judge one guess. On OK the challenge is consumed in the open transaction: commit it
     together with what the code unlocks. The attempt counter is already committed.
     """
     code = normalise_code(raw_code)
     now = state.current().clock()
-    target = _target(phone, user_id)
+    target = _target(phone, user_id, scope)
     row = db.session.scalar(
         select(Challenge).where(
             Challenge.public_id == public_id,

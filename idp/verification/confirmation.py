@@ -36,6 +36,8 @@ def send_test_code(row: Verifier, raw_phone: str, admin: User) -> Challenge:
     issued = challenges.issue(
         Purpose.ADMIN_TEST,
         user_id=admin.id,
+        # One verifier's test code neither waits for nor replaces another's.
+        scope=f"verifier:{row.id}",
         context={"verifier": row.id, "fingerprint": fingerprint(row), "phone": phone},
     )
     db.session.commit()
@@ -60,7 +62,9 @@ def send_test_code(row: Verifier, raw_phone: str, admin: User) -> Challenge:
 
 def confirm(row: Verifier, public_id: str, code: str, admin: User) -> CheckResult:
     """Check the admin's test code; on success mark *row* confirmed (the caller audits, commits)."""
-    result = challenges.check(public_id, code, Purpose.ADMIN_TEST, user_id=admin.id)
+    result = challenges.check(
+        public_id, code, Purpose.ADMIN_TEST, user_id=admin.id, scope=f"verifier:{row.id}"
+    )
     if not result.ok:
         return result
     context = result.challenge.context if result.challenge else {}

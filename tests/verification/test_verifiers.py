@@ -415,10 +415,21 @@ def test_a_code_for_another_verifier_is_refused(app, ctx, admin_user, clock):
     second, _ = save(name="second", provider="console")
     challenge, code = send_test(app, first, admin_user)
 
-    with pytest.raises(InvalidInput):
-        confirmation.confirm(second, challenge.public_id, code, admin_user)
+    # Test codes are bound to their verifier: for another one the code is simply unknown.
+    result = confirmation.confirm(second, challenge.public_id, code, admin_user)
 
+    assert result.outcome is Outcome.UNKNOWN
     assert second.confirmed_at is None
+
+
+def test_two_verifiers_can_be_tested_one_after_the_other(app, ctx, admin_user):
+    first, _ = save(name="first", provider="console")
+    second, _ = save(name="second", provider="console")
+    first_challenge, first_code = send_test(app, first, admin_user)
+    second_challenge, second_code = send_test(app, second, admin_user)
+
+    assert confirmation.confirm(first, first_challenge.public_id, first_code, admin_user).ok
+    assert confirmation.confirm(second, second_challenge.public_id, second_code, admin_user).ok
 
 
 def test_a_code_for_another_admin_is_refused(app, ctx, admin_user, make_user):
