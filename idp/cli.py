@@ -193,6 +193,16 @@ idp_group.add_command(client_group)
 idp_group.add_command(keys_group)
 
 
+@idp_group.command("prune")
+@with_appcontext
+def prune_command() -> None:
+    """Delete dead sessions, old codes and expired tokens (run it daily, e.g. from cron)."""
+    from idp.maintenance import prune
+
+    for name, count in prune().items():
+        click.echo(f"{name}: {count} deleted")
+
+
 def _app() -> Flask:
     from idp import create_app
 

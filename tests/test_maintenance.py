@@ -40,3 +40,12 @@ def test_prune_keeps_nothing_alive_longer_than_the_absolute_lifetime(app, client
         prune()
     assert _sessions(app) == 0
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_prune_command_reports_what_it_deleted(app, client, admin, clock):
+    password_login(client, "root")
+    clock.advance(days=9)
+    result = app.test_cli_runner().invoke(args=["idp", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "sessions: " in result.output and "tokens: " in result.output
+    assert _sessions(app) == 0
