@@ -13,18 +13,20 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask import has_request_context
 from sqlalchemy import select
 
 from idp import state
 from idp.errors import ConfigError
 from idp.extensions import db
-from idp.models import Verifier
+from idp.models import OAuthClient, Verifier
 from idp.options import OptionsInvalid, open_options, validate_options
 from idp.plugins import Registry
 from idp.security.secret_box import SecretBox
 from idp.sms.sender import sender_problem
 from idp.verification.verifiers import CURRENCY, MAX_PRICE
 
+CLIENT_STYLE = "client"
 NEW_STYLE = "authenticator"
 OLD_STYLE = "default"
 FILE_STYLE = "file"
@@ -94,8 +96,37 @@ def chain(first: Verifier) -> tuple[Channel, ...]:
     return tuple(channels)
 
 
+def client_verifier() -> Verifier | None:
+    """The enabled verifier bound to the relying application this login is for, if any.
+
+    An application can have its own sender (its name on people's phones): while its
+    authorization request waits for the login, its verifier delivers the codes.
+    """
+    if not has_request_context():
+        return None
+    from idp.oidc.requests import recall
+
+    kept = recall()
+    if kept is None:
+        return None
+    client = db.session.scalar(
+        select(OAuthClient).where(OAuthClient.client_id == kept[0].get("client_id"))
+    )
+    if client is None or not client.verifier:
+        return None
+    row = db.session.scalar(select(Verifier).where(Verifier.name == client.verifier))
+    return row if row is not None and row.enabled else None
+
+
 def resolve(verifier_name: str | None = None) -> Resolution:
-    """The channels an SMS authenticator naming *verifier_name* (or none) sends through."""
+    """The channels an SMS authenticator naming *verifier_name* (or none) sends through.
+
+    A verifier bound to the requesting application comes first; when it is missing or
+    disabled the usual rules apply, so a broken binding never stops a login.
+    """
+    bound = client_verifier()
+    if bound is not None and (channels := chain(bound)):
+        return Resolution(channels, CLIENT_STYLE)
     if verifier_name:
         row = db.session.scalar(select(Verifier).where(Verifier.name == verifier_name))
         if row is None:
