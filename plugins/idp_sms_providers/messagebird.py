@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 from wtforms import StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, Optional
 
 from idp.options import OptionsForm, SecretField
 from idp.sms import (
@@ -28,6 +28,7 @@ from idp.sms.errors import SmsError
 from idp.sms.reports import CallbackRequest, DeliveryReport
 from idp_sms_providers.common import HttpUrl, json_body, timeout_field
 from idp_sms_providers.delivery import messagebird_report
+from idp_sms_providers.messagebird_signature import check_signature_jwt
 
 DEFAULT_ENDPOINT = "https://rest.messagebird.com"
 _CONFIG, _TEMPORARY = SmsConfigurationError, SmsTemporaryError
@@ -56,6 +57,12 @@ class MessageBirdOptions(OptionsForm):
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )
     timeout = timeout_field(5.0)
+    signing_key = SecretField(
+        "Signing key for status reports (optional)",
+        validators=[Optional(), Length(max=200)],
+        description="Developers > API access > Signing key. When set, every status report "
+        "must carry a valid MessageBird-Signature-JWT.",
+    )
 
 
 def _first_error(answer: Any) -> tuple[int, str | None] | None:
@@ -92,6 +99,9 @@ class MessageBirdProvider(HttpSmsProvider):
     )
 
     def parse_delivery_report(self, request: CallbackRequest) -> DeliveryReport | None:
+        key = self.options.get("signing_key")
+        if key:
+            check_signature_jwt(request, key, self.context.clock())
         return messagebird_report(request)
 
     def send(self, message: SmsMessage) -> SmsReceipt:
