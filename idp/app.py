@@ -11,13 +11,16 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import error_pages
+from idp.abuse.db_store import DatabaseStore
+from idp.abuse.redis_store import RedisStore
+from idp.abuse.store import CounterStore
 from idp.clock import Clock, system_clock
 from idp.config import CONFIG_FILE, Settings, instance_path_default, load_settings
 from idp.errors import ConfigError
 from idp.extensions import csrf, db, login_manager, migrate
 from idp.plugins import Registry, discover
 from idp.resources import resource_dir
-from idp.security import origin
+from idp.security import headers, origin
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox, new_key, read_keys
 from idp.state import IdpState
@@ -61,6 +64,7 @@ def create_app(
         secret_box=box,
         passwords=Passwords(settings.password_hash_profile),
         clock=clock or system_clock,
+        counters=_counter_store(settings),
         file_sms=load_file_channel(
             settings.tables.get("sms"), registry, box, str(instance_path / CONFIG_FILE)
         ),
@@ -72,6 +76,7 @@ def create_app(
     )
     csrf.init_app(app)
     origin.init_app(app)
+    headers.init_app(app)
     _init_login(app)
     error_pages.register(app)
     _register_blueprints(app, registry)
@@ -105,6 +110,12 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def site() -> dict[str, Any]:
         return {"site_name": settings.site_name}
+
+
+def _counter_store(settings: Settings) -> CounterStore:
+    if settings.redis_url:
+        return RedisStore(settings.redis_url, settings.redis_prefix)
+    return DatabaseStore()
 
 
 def _secret_keys(settings: Settings) -> list[str]:
@@ -153,6 +164,9 @@ def _register_blueprints(app: Flask, registry: Registry) -> None:
     from idp.verification.delivery_reports import bp as sms_reports_bp
 
     app.register_blueprint(sms_reports_bp)
+    from idp.health import bp as health_bp
+
+    app.register_blueprint(health_bp)  # /healthz and /readyz for load balancers and probes
     for plugin in registry.auth_methods.values():
         blueprint = getattr(plugin.cls, "blueprint", None)
         if blueprint is not None:

@@ -196,11 +196,58 @@ idp_group.add_command(keys_group)
 @idp_group.command("prune")
 @with_appcontext
 def prune_command() -> None:
-    """Delete dead sessions, old codes and expired tokens (run it daily, e.g. from cron)."""
+    """Delete dead sessions, old codes, expired tokens and old audit events (run it daily)."""
     from idp.maintenance import prune
 
     for name, count in prune().items():
         click.echo(f"{name}: {count} deleted")
+
+
+@idp_group.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("prune")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="DAYS",
+    help="Delete events older than this many days (default: the audit_retention_days setting).",
+)
+@with_appcontext
+def audit_prune_command(older_than: int | None) -> None:
+    """Delete audit events older than the retention period; the deletion itself is audited."""
+    from idp import state
+    from idp.maintenance import prune_audit
+
+    days = older_than or state.current().settings.audit_retention_days
+    count = prune_audit(days)
+    click.echo(f"audit_events: {count} deleted (older than {days} days)")
+
+
+@idp_group.command("serve")
+@click.option(
+    "--bind",
+    "-b",
+    multiple=True,
+    metavar="ADDRESS",
+    help="HOST:PORT or unix:PATH to listen on; repeat for more (default 127.0.0.1:8000).",
+)
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes (default 2).")
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="Threads per worker process (default 8)."
+)
+def serve_command(bind: tuple[str, ...], workers: int | None, threads: int | None) -> None:
+    """Serve Poort in production with gunicorn (threaded workers, graceful SIGTERM)."""
+    from idp.serving import serve
+
+    try:
+        serve(bind, workers, threads)
+    except ConfigError as exc:  # PluginError included
+        raise click.ClickException(str(exc)) from exc
 
 
 def _app() -> Flask:

@@ -67,6 +67,18 @@ def _positive(value: int) -> int:
     return value
 
 
+def _not_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if value and not re.match(r"rediss?://|unix://", value):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: its type, default and meaning (the meaning goes into the docs)."""
@@ -114,6 +126,31 @@ OPTIONS: dict[str, Option] = {
     "code_resend_seconds": Option(
         int, 60, "Wait before another code may be sent for the same purpose.", _positive
     ),
+    "redis_url": Option(
+        str,
+        None,
+        "Redis for the counters of send limits and failed sign-ins, shared by all workers; "
+        "also read from REDIS_URL. Default: those counters live in the database.",
+        _redis_url,
+    ),
+    "redis_prefix": Option(
+        str, "poort:", "Prefix of every Redis key Poort writes, for a Redis shared with others."
+    ),
+    "hsts_seconds": Option(
+        int,
+        31536000,
+        "max-age of the Strict-Transport-Security header on https responses; 0 sends none.",
+        _not_negative,
+    ),
+    "audit_retention_days": Option(
+        int, 400, "Audit events older than this many days are deleted by `poort prune`.", _positive
+    ),
+    "human_check": Option(
+        str,
+        "pow",
+        "The check a browser passes before a code is sent once its address has asked for "
+        'several: an entry point in the idp.human_checks group, or "off".',
+    ),
 }
 
 
@@ -139,6 +176,11 @@ class Settings:
     code_ttl_seconds: int
     code_max_attempts: int
     code_resend_seconds: int
+    redis_url: str | None
+    redis_prefix: str
+    hsts_seconds: int
+    audit_retention_days: int
+    human_check: str
     #: Tables of poort.toml that belong to a subsystem (for example ``[sms]``), unvalidated here.
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -251,6 +293,8 @@ def load_settings(
 
     if "DATABASE_URL" in environ:
         values["database_url"] = environ["DATABASE_URL"]
+    if environ.get("REDIS_URL"):
+        values["redis_url"] = _check("redis_url", environ["REDIS_URL"], "REDIS_URL")
     for key, option in OPTIONS.items():
         name = f"IDP_{key.upper()}"
         if name in environ:

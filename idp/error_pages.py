@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from idp.errors import IdpError, RateLimited
+from idp.errors import IdpError
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response:
         db.session.rollback()
+        retry_after = getattr(exc, "retry_after", None)
         if exc.status >= 500:
-            log.exception("%s: %s", exc.code, exc.message)
-            return error_response(exc.status, exc.code, SERVER_FAULT)
-        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+            if exc.public_message is None:
+                log.exception("%s: %s", exc.code, exc.message)
+                return error_response(exc.status, exc.code, SERVER_FAULT)
+            log.warning("%s: %s", exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.user_message(), retry_after)
 
     @app.errorhandler(CSRFError)

@@ -1,4 +1,5 @@
-"""Pruning what has stopped mattering: dead sessions, finished codes, expired tokens.
+"""Pruning what has stopped mattering: dead sessions, finished codes, expired tokens, and
+audit events past their retention period (``audit_retention_days``).
 
 Run from cron or a systemd timer (`poort prune`); every statement is a bounded DELETE on an
 indexed time column, so it is cheap to run often.
@@ -12,14 +13,16 @@ from sqlalchemy import and_, delete, or_
 
 from idp import state
 from idp.extensions import db
-from idp.models import AuthorizationCode, Challenge, OAuthToken, UserSession
+from idp.models import AuditEvent, AuthorizationCode, Challenge, OAuthToken, UserSession
+from idp.security import audit
 
 #: How long finished rows are kept for investigations before they are deleted.
 KEEP_FINISHED = timedelta(days=7)
 
 
 def prune(now: datetime | None = None) -> dict[str, int]:
-    """Delete dead sessions, old challenges, used or expired codes and dead tokens."""
+    """Delete dead sessions, old challenges, used or expired codes, dead tokens and audit
+    events older than the retention period; return how many of each kind."""
     settings = state.current().settings
     now = now or state.current().clock()
     cutoff = now - KEEP_FINISHED
@@ -49,5 +52,36 @@ def prune(now: datetime | None = None) -> dict[str, int]:
     for name, statement in statements.items():
         result = db.session.execute(statement.execution_options(synchronize_session=False))
         counts[name] = result.rowcount or 0  # type: ignore[attr-defined]
+    counts["audit_events"] = prune_audit(settings.audit_retention_days, now=now, commit=False)
     db.session.commit()
     return counts
+
+
+def prune_audit(older_than_days: int, *, now: datetime | None = None, commit: bool = True) -> int:
+    """Delete audit events created more than *older_than_days* days ago; return how many.
+
+    An event exactly at the cutoff stays. A deletion that removed anything is itself recorded,
+    as ``audit.pruned`` with the count and the cutoff, in the same transaction.
+    """
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be 1 or more")
+    now = now or state.current().clock()
+    cutoff = now - timedelta(days=older_than_days)
+    result = db.session.execute(
+        delete(AuditEvent)
+        .where(AuditEvent.created_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    count: int = result.rowcount or 0  # type: ignore[attr-defined]
+    if count:
+        audit.record(
+            "audit.pruned",
+            after={
+                "count": count,
+                "older_than_days": older_than_days,
+                "cutoff": cutoff.isoformat(),
+            },
+        )
+    if commit:
+        db.session.commit()
+    return count

@@ -15,6 +15,14 @@ DEFAULTS: dict[str, Any] = {
     "sms_templates": {},
     # most segments a rendered code text may cost; the template page refuses longer texts
     "sms_segment_budget": 2,
+    # idp.abuse.limits: only the limits an admin changed; the rest keep their defaults
+    "abuse_limits": {},
+    # countries codes may be texted to; empty means the configured default region only
+    "sms_countries": [],
+    # whether numbers of VoIP services may receive codes (pumping often uses them)
+    "sms_allow_voip": False,
+    # verifier name -> {"per_hour", "per_day", "cost_per_hour", "cost_per_day"} overrides
+    "verifier_budgets": {},
 }
 
 

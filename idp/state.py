@@ -17,6 +17,7 @@ from idp.security.secret_box import SecretBox
 from idp.sms.pool import ConnectionPool
 
 if TYPE_CHECKING:
+    from idp.abuse.store import CounterStore
     from idp.verification.resolution import Channel
 
 
@@ -27,6 +28,8 @@ class IdpState:
     secret_box: SecretBox
     passwords: Passwords
     clock: Clock
+    #: Counters of the abuse limits: Redis when configured, else the database.
+    counters: CounterStore
     #: The provider described by the [sms] table of poort.toml, validated at start-up.
     file_sms: Channel | None = None
     #: Long-lived SMS provider connections (SMPP binds), lent to one message at a time.

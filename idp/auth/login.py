@@ -8,6 +8,7 @@ from flask import session, url_for
 from flask_login import login_user
 
 from idp import state
+from idp.abuse import lockout
 from idp.extensions import db
 from idp.models import User
 from idp.security import audit
@@ -35,4 +36,5 @@ def complete_login(user: User, amr: Sequence[str], *, method: str) -> str:
         "login.success", f"user:{user.id}", after={"method": method, "amr": list(amr)}, actor=user
     )
     db.session.commit()
+    lockout.succeeded(lockout.account_key(user.id))
     return next_url or url_for("auth.home")

@@ -46,14 +46,27 @@ class AuthResult:
     amr: tuple[str, ...] = ()
     message: str | None = None
     field: str | None = None
+    #: Set when the attempt was not judged because it must wait: the page answers 429.
+    retry_after: int | None = None
 
     @classmethod
     def success(cls, user: User, amr: tuple[str, ...]) -> AuthResult:
         return cls(ok=True, user=user, amr=amr)
 
     @classmethod
-    def failure(cls, message: str, field: str | None = None) -> AuthResult:
-        return cls(ok=False, message=message, field=field)
+    def failure(
+        cls,
+        message: str,
+        field: str | None = None,
+        *,
+        user: User | None = None,
+        retry_after: int | None = None,
+    ) -> AuthResult:
+        """A wrong answer. *user* is the existing account the attempt was for, when the method
+        knows it: it only becomes the target of the ``login.failure`` audit event (so the
+        account's owner and admins see it), never part of the answer. Leave it out for an
+        unknown account; what was typed is never recorded."""
+        return cls(ok=False, user=user, message=message, field=field, retry_after=retry_after)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from flask_login import current_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from idp.abuse import lockout
 from idp.auth import flow, recovery
 from idp.auth.authenticators import enabled_authenticators, get_enabled, method_for
 from idp.auth.method import LoginContext, Role
@@ -77,13 +78,19 @@ def submit(name: str) -> Response | tuple[str, int]:
     ctx = LoginContext(row, ip=client_ip(), user_agent=request.user_agent.string)
     result = method.authenticate(ctx, request.form)
     if not result.ok or result.user is None:
-        audit.record("login.failure", after={"method": row.name})
+        # The account only when the method knows it; never what was typed (often a password).
+        target = f"user:{result.user.id}" if result.user is not None else None
+        audit.record("login.failure", target, after={"method": row.name})
         db.session.commit()
         field = result.field or "form"
         values = {
             k: v for k, v in request.form.items() if "password" not in k and k != "csrf_token"
         }
         page = render_login_page(row.name, values, {field: result.message or "Sign-in failed."})
+        if result.retry_after is not None:
+            return Response(
+                page, 429, {"Retry-After": str(result.retry_after)}, mimetype="text/html"
+            )
         return page, 200
     return redirect(flow.first_factor_done(result.user, result.amr, row), code=303)
 
@@ -122,8 +129,14 @@ def recovery_code() -> Response | tuple[str, int]:
     """A recovery code instead of the second factor: used once, and the login is finished."""
     login = flow.require_pending()
     error = None
+    key = lockout.account_key(login.user.id)
     if request.method == "POST":
         user = login.user
+        lock = lockout.lock_of(key)
+        if lock is not None:
+            error = lock.error().message
+            page = render_template("auth/recovery.html", user=user, error=error)
+            return page, lock.error().status
         if recovery.use(user, request.form.get("code", "")):
             audit.record(
                 "recovery.used",
@@ -134,6 +147,7 @@ def recovery_code() -> Response | tuple[str, int]:
             return redirect(flow.second_factor_done((), flow.RECOVERY), code=303)
         audit.record("login.failure", f"user:{user.id}", after={"method": flow.RECOVERY})
         db.session.commit()
+        lockout.failed(key, method=flow.RECOVERY)
         error = "That recovery code is not right, or it was used before."
     page = render_template("auth/recovery.html", user=login.user, error=error)
     return page, 200

@@ -5,6 +5,8 @@ from idp.models.authenticator import Authenticator
 from idp.models.base import Base
 from idp.models.challenge import Challenge
 from idp.models.credential import Credential, RecoveryCode
+from idp.models.fraud import BlockedPrefix
+from idp.models.limits import FailureCounter, LimitEvent
 from idp.models.oauth import AuthorizationCode, Consent, OAuthClient, OAuthToken, SigningKey
 from idp.models.session import UserSession
 from idp.models.setting import SiteSetting
@@ -17,9 +19,12 @@ __all__ = [
     "Authenticator",
     "AuthorizationCode",
     "Base",
+    "BlockedPrefix",
     "Challenge",
     "Consent",
     "Credential",
+    "FailureCounter",
+    "LimitEvent",
     "OAuthClient",
     "OAuthToken",
     "RecoveryCode",

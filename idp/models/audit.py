@@ -21,7 +21,8 @@ class AuditEvent(Base):
     # Kept as text too, so the entry still says who acted after the account is gone.
     actor: Mapped[str | None] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60), index=True)
-    target: Mapped[str | None] = mapped_column(String(120))
+    # Indexed for the admin filter and the account page's recent sign-ins of one user.
+    target: Mapped[str | None] = mapped_column(String(120), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     ip: Mapped[str | None] = mapped_column(String(45))

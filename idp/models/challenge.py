@@ -14,7 +14,11 @@ from idp.models.base import Base, UTCDateTime
 
 class Challenge(Base):
     __tablename__ = "challenges"
-    __table_args__ = (Index("ix_challenges_target", "purpose", "target", "created_at"),)
+    __table_args__ = (
+        Index("ix_challenges_target", "purpose", "target", "created_at"),
+        Index("ix_challenges_prefix", "prefix", "created_at"),
+        Index("ix_challenges_region", "region", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: Random id the browser or admin form carries; never the database id.
@@ -23,6 +27,9 @@ class Challenge(Base):
     #: What the code is bound to: "phone:+316..." or "user:42".
     target: Mapped[str] = mapped_column(String(40))
     phone: Mapped[str | None] = mapped_column(String(16))
+    #: The number without its last four digits, and its country: for the fraud signals.
+    prefix: Mapped[str | None] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(2))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     code_hmac: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,18 @@ from flask_login import current_user
 
 from idp.extensions import db
 from idp.models import AuditEvent, User
+from idp.phone import mask
 from idp.security.client_ip import client_ip
+
+#: A phone number in E.164 form, as an SMS sign-up's nickname holds it.
+_E164 = re.compile(r"\+\d{7,15}")
+
+
+def actor_name(user: User) -> str:
+    """The name an event is recorded under: the display name with any phone number in it
+    masked (an SMS sign-up is called by its number until the user picks a nickname, and
+    keeps that name after changing numbers)."""
+    return _E164.sub(lambda match: mask(match.group()), user.display_name)
 
 
 def record(
@@ -28,7 +40,7 @@ def record(
     if actor is None and has_request_context() and current_user.is_authenticated:
         actor = current_user._get_current_object()  # noqa: SLF001 - a real row, not the proxy
     if actor is not None:
-        actor_label: str | None = actor.display_name
+        actor_label: str | None = actor_name(actor)
     else:
         # Outside a request the change came from the command line.
         actor_label = None if has_request_context() else "cli"

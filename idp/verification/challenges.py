@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from idp import state
+from idp.abuse.destinations import region_of
+from idp.abuse.prefixes import prefix_of
 from idp.errors import InvalidInput, RateLimited
 from idp.extensions import db
 from idp.models import Challenge
@@ -145,6 +147,8 @@ def issue(
         purpose=str(purpose),
         target=target,
         phone=phone,
+        prefix=prefix_of(phone) if phone else None,
+        region=region_of(phone) if phone else None,
         user_id=user_id,
         code_hmac=_code_hmac(public_id, str(purpose), code),
         created_at=now,

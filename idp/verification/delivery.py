@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from idp import state
+from idp.abuse.errors import SendingPaused
+from idp.abuse.sending import admit_channel
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import ACCEPTED, FAILED
@@ -94,10 +96,12 @@ def send(
 
     :raises SmsRecipientError: the number was refused; trying elsewhere would not help.
     :raises SmsNotSent: no channel took the message (every attempt is in the log).
+    :raises SendingPaused: every channel's budget is spent.
     """
     if not resolution.available:
         raise SmsNotSent(resolution.reason or "No verifier is available.")
     last_error: Exception | None = None
+    budget_waits: list[int] = []
     for attempt, channel in enumerate(resolution.channels, start=1):
         message = SmsMessage(
             recipient=recipient,
@@ -107,6 +111,20 @@ def send(
             reference=secrets.token_hex(16),
             code=code,
         )
+        wait = admit_channel(channel.name, channel.verifier_id)
+        if wait:
+            # Skipped, not silently: the log shows why this verifier did not send.
+            _log(
+                channel,
+                message,
+                challenge_id,
+                status=FAILED,
+                latency_ms=0,
+                error_class="budget_spent",
+                error_message="The verifier's budget is spent; it was skipped.",
+            )
+            budget_waits.append(wait)
+            continue
         started = time.perf_counter()
         try:
             receipt = build_provider(channel).send(message)
@@ -159,6 +177,8 @@ def send(
         )
         log.info("sms to %s accepted by %s", mask(recipient), channel.name)
         return Delivered(entry, attempt)
+    if len(budget_waits) == len(resolution.channels):
+        raise SendingPaused(min(budget_waits))
     raise SmsNotSent(
         f"No verifier could send the message ({len(resolution.channels)} tried)."
     ) from last_error

@@ -14,6 +14,8 @@ from sqlalchemy import or_, select
 from wtforms import BooleanField
 
 from idp import state
+from idp.abuse import lockout
+from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import AuthMethod, AuthResult, LoginContext, Role, render_part
 from idp.extensions import db
 from idp.models import User
@@ -55,10 +57,18 @@ class PasswordMethod(AuthMethod):
         if self.options.get("allow_email", True):
             match = or_(match, User.email == login)
         user = db.session.scalar(select(User).where(match))
+        known = user.id if user is not None and user.active else None
+        key = lockout.subject_key(known, "login", login)
+        try:
+            lockout.ensure_unlocked(key, ip=ctx.ip)
+        except (SignInLocked, NeedsRecovery) as exc:
+            wait = exc.retry_after if isinstance(exc, SignInLocked) else None
+            return AuthResult.failure(exc.message, field="login", retry_after=wait)
         passwords = state.current().passwords
         # Always one full argon2 check, so a missing account answers as slowly as a wrong password.
         stored = user.password_hash if user is not None else None
         if not passwords.verify(stored, password) or user is None or not user.active:
+            lockout.failed(key, method=self.authenticator.name, ip=ctx.ip)
             return AuthResult.failure(FAILED, field="login")
         if passwords.needs_rehash(stored or ""):
             user.password_hash = passwords.hash(password)

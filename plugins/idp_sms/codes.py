@@ -13,16 +13,22 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template, session, url_for
+from flask import has_request_context, render_template, request, session, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import state
+from idp.abuse import lockout, sending
+from idp.abuse.errors import NeedsRecovery, SendingPaused, SignInLocked
+from idp.abuse.sending import SendRequest
 from idp.auth import Role
 from idp.auth.authenticators import get_enabled, method_for
-from idp.errors import NotFound
+from idp.errors import IdpError, InvalidInput, NotFound
 from idp.extensions import db
-from idp.models import Authenticator
+from idp.models import Authenticator, User
 from idp.phone import mask
+from idp.security import audit
+from idp.security.client_ip import client_ip
 from idp.sms.errors import COULD_NOT_SEND, SmsError, SmsNotSent, SmsRecipientError
 from idp.verification import challenges, delivery
 from idp.verification.challenges import CheckResult, Outcome, Purpose
@@ -95,13 +101,26 @@ def send_code(
     A withheld code is issued and counted like any other (same cooldown, attempts, expiry),
     but never sent: nobody can know it.
 
-    :raises RateLimited: the previous code for this purpose and number is too recent.
+    :raises RateLimited: a send limit is reached, or the previous code is too recent.
+    :raises DestinationRefused: codes do not go to this number (country, type, prefix).
+    :raises SendingPaused: a budget is spent.
+    :raises HumanCheckRequired: the form must carry a solved human check first.
     :raises SmsRecipientError: the provider refused the number.
     :raises SmsError: no verifier could send the text (every attempt is in the message log).
     """
     resolution = method.resolution()
     if not resolution.available:
         raise SmsNotSent(resolution.reason or "No verifier is available.")
+    # Before anything is stored: a refused send leaves no challenge and counts nowhere.
+    sending.admit(
+        SendRequest(
+            phone=phone,
+            ip=client_ip() if has_request_context() else None,
+            flow=sending.flow_id(),
+            spends=not withheld,
+            form=request.form if has_request_context() else None,
+        )
+    )
     issued = challenges.issue(
         purpose,
         phone=phone,
@@ -124,6 +143,9 @@ def send_code(
         challenges.mark_delivery(challenge.id, WITHHELD)
         db.session.commit()
         log.info("sms %s code for %s withheld (no account)", purpose, mask(phone))
+        # Recorded like a sent code: the audit log must not tell the two apart either.
+        audit.record("code.sent", _audit_target(user_id), after={"phone": mask(phone)})
+        db.session.commit()
     else:
         try:
             delivery.send(
@@ -134,23 +156,64 @@ def send_code(
                 code=issued.code,
                 challenge_id=challenge.id,
             )
-        except SmsError:
+        except (SmsError, SendingPaused):
             challenges.mark_delivery(challenge.id, "failed")
             db.session.commit()
             raise
         challenges.mark_delivery(challenge.id, "sent")
+        audit.record(
+            "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
+        )
         db.session.commit()
     session[_key(kind)] = asdict(pending)
     return pending
 
 
+def _audit_target(user_id: int | None) -> str | None:
+    return f"user:{user_id}" if user_id is not None else None
+
+
+def refusal(exc: IdpError) -> tuple[str, int, int | None]:
+    """What a person reads when no code was sent, the page's status, and Retry-After."""
+    if isinstance(exc, SmsError):
+        message, status = send_error_message(exc)
+        return message, status, None
+    return exc.user_message(), exc.status, getattr(exc, "retry_after", None)
+
+
+#: What check_code raises instead of judging: show the message next to the code field.
+CODE_REFUSALS = (InvalidInput, SignInLocked, NeedsRecovery)
+
+
+def lock_key(pending: Pending) -> str:
+    """Whose consecutive failures a wrong code adds to: the account, else the number."""
+    user_id = pending.user_id
+    if user_id is None:
+        user_id = db.session.scalar(
+            select(User.id).where(User.phone == pending.phone, User.active.is_(True))
+        )
+    return lockout.subject_key(user_id, "phone", pending.phone)
+
+
 def check_code(pending: Pending, raw_code: str) -> CheckResult:
     """Judge the code typed for *pending*; on OK the caller commits what it unlocks.
 
-    A withheld code never succeeds: whoever typed it cannot have received it.
+    A withheld code never succeeds: whoever typed it cannot have received it. A wrong code
+    also counts against the account (or the number), see :mod:`idp.abuse.lockout`.
 
     :raises InvalidInput: when what was typed is not digits.
+    :raises SignInLocked: too many failures in a row: wait before the code is judged.
+    :raises NeedsRecovery: so many failures that an admin must unlock the account.
     """
+    key = lock_key(pending)
+    lockout.ensure_unlocked(key)
+    result = _judge(pending, raw_code)
+    if result.outcome in (Outcome.WRONG, Outcome.TOO_MANY):
+        lockout.failed(key, method=pending.authenticator)
+    return result
+
+
+def _judge(pending: Pending, raw_code: str) -> CheckResult:
     result = challenges.check(
         pending.challenge,
         raw_code,

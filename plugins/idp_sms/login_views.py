@@ -13,24 +13,26 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from idp import state
+from idp.abuse import lockout
+from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import Role, flow
 from idp.auth.views import render_login_page
-from idp.errors import InvalidInput, RateLimited
+from idp.errors import IdpError, RateLimited
 from idp.extensions import db
 from idp.models import User
 from idp.phone import InvalidPhoneNumber, mask
 from idp.security import audit
-from idp.sms.errors import SmsError
 from idp.verification.challenges import Purpose
 from idp_sms.blueprint import bp
 from idp_sms.codes import (
+    CODE_REFUSALS,
     Pending,
     check_code,
     code_page,
     forget,
     load,
+    refusal,
     send_code,
-    send_error_message,
     sms_authenticator,
 )
 from idp_sms.method import UNAVAILABLE
@@ -68,6 +70,18 @@ def _page(
     )
 
 
+def _account_target(pending: Pending) -> str | None:
+    """The audit target of a failed code: the account a real code went to, else nothing.
+
+    A sign-up, or a number without an account (withheld), has no account; its number, typed
+    by whoever, is not recorded.
+    """
+    if pending.withheld or pending.purpose != Purpose.LOGIN:
+        return None
+    user_id = db.session.scalar(select(User.id).where(User.phone == pending.phone))
+    return f"user:{user_id}" if user_id is not None else None
+
+
 def _start_again(name: str) -> Response:
     forget(KIND)
     flash(START_AGAIN, "error")
@@ -86,6 +100,11 @@ def login_start(name: str) -> Response:
     except InvalidPhoneNumber as exc:
         return _login_error(name, raw, exc.message, 400)
     user = db.session.scalar(select(User).where(User.phone == phone))
+    known = user.id if user is not None and user.active else None
+    try:
+        lockout.ensure_unlocked(lockout.subject_key(known, "phone", phone))
+    except (SignInLocked, NeedsRecovery) as exc:
+        return _login_error(name, raw, *refusal(exc))
     withheld = False
     if user is not None and user.active:
         purpose = Purpose.LOGIN
@@ -102,9 +121,8 @@ def login_start(name: str) -> Response:
         if current is not None and current.phone == phone:
             return redirect(url_for("idp_sms.login_code", name=name), code=303)
         return _login_error(name, raw, exc.user_message(), 429, exc.retry_after)
-    except SmsError as exc:
-        message, status = send_error_message(exc)
-        return _login_error(name, raw, message, status)
+    except IdpError as exc:
+        return _login_error(name, raw, *refusal(exc))
     return redirect(url_for("idp_sms.login_code", name=name), code=303)
 
 
@@ -118,10 +136,14 @@ def login_code(name: str) -> Response:
         return _page(pending)
     try:
         result = check_code(pending, request.form.get("code", ""))
-    except InvalidInput as exc:
-        return _page(pending, error=exc.message, status=400)
+    except CODE_REFUSALS as exc:
+        return _page(pending, exc.message, exc.status, getattr(exc, "retry_after", None))
     if not result.ok:
-        audit.record("login.failure", after={"method": row.name, "reason": str(result.outcome)})
+        audit.record(
+            "login.failure",
+            _account_target(pending),
+            after={"method": row.name, "reason": str(result.outcome)},
+        )
         db.session.commit()
         return _page(pending, error=result.message, status=400)
 
@@ -146,6 +168,13 @@ def login_code(name: str) -> Response:
         found = db.session.scalar(select(User).where(User.phone == pending.phone))
         if found is None or not found.active:
             db.session.rollback()
+            if found is not None:  # switched off after the code was sent
+                audit.record(
+                    "login.failure",
+                    f"user:{found.id}",
+                    after={"method": row.name, "reason": "inactive"},
+                )
+                db.session.commit()
             return _start_again(name)
         user = found
         if user.phone_verified_at is None:
@@ -170,9 +199,9 @@ def login_resend(name: str) -> Response:
         )
     except RateLimited as exc:
         return _page(pending, error=exc.user_message(), status=429, retry_after=exc.retry_after)
-    except SmsError as exc:
-        message, status = send_error_message(exc)
-        return _page(pending, error=message, status=status)
+    except IdpError as exc:
+        message, status, retry_after = refusal(exc)
+        return _page(pending, error=message, status=status, retry_after=retry_after)
     flash("We sent a new code. Use the code from the latest message.", "success")
     return redirect(url_for("idp_sms.login_code", name=name), code=303)
 

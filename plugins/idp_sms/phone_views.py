@@ -17,8 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from idp import state
+from idp.abuse.errors import SendingPaused
 from idp.auth import Role, flow, reauth
-from idp.errors import InvalidInput, NotFound, RateLimited
+from idp.errors import IdpError, NotFound, RateLimited
 from idp.extensions import db
 from idp.models import Authenticator, User
 from idp.phone import InvalidPhoneNumber, mask
@@ -29,13 +30,14 @@ from idp.verification.challenges import Purpose
 from idp.verification.messages import request_language, site_host
 from idp_sms.blueprint import bp
 from idp_sms.codes import (
+    CODE_REFUSALS,
     Pending,
     check_code,
     code_page,
     forget,
     load,
+    refusal,
     send_code,
-    send_error_message,
     sms_authenticator,
 )
 from idp_sms.method import UNAVAILABLE, SmsMethod
@@ -173,8 +175,8 @@ def phone(name: str) -> Response:
         if current is not None and current.user_id == user.id and current.phone == number:
             return redirect(url_for("idp_sms.phone_code", name=name), code=303)
         return again(exc.user_message(), 429, exc.retry_after)
-    except SmsError as exc:
-        return again(*send_error_message(exc))
+    except IdpError as exc:
+        return again(*refusal(exc))
     return redirect(url_for("idp_sms.phone_code", name=name), code=303)
 
 
@@ -193,8 +195,14 @@ def phone_code(name: str) -> Response:
         return _code_page(pending, in_flow)
     try:
         result = check_code(pending, request.form.get("code", ""))
-    except InvalidInput as exc:
-        return _code_page(pending, in_flow, error=exc.message, status=400)
+    except CODE_REFUSALS as exc:
+        return _code_page(
+            pending,
+            in_flow,
+            error=exc.message,
+            status=exc.status,
+            retry_after=getattr(exc, "retry_after", None),
+        )
     if not result.ok:
         return _code_page(pending, in_flow, error=result.message, status=400)
     context = result.challenge.context if result.challenge is not None else {}
@@ -256,9 +264,9 @@ def phone_resend(name: str) -> Response:
         return _code_page(
             pending, in_flow, error=exc.user_message(), status=429, retry_after=exc.retry_after
         )
-    except SmsError as exc:
-        message, status = send_error_message(exc)
-        return _code_page(pending, in_flow, error=message, status=status)
+    except IdpError as exc:
+        message, status, retry_after = refusal(exc)
+        return _code_page(pending, in_flow, error=message, status=status, retry_after=retry_after)
     flash("We sent a new code. Use the code from the latest message.", "success")
     return redirect(url_for("idp_sms.phone_code", name=name), code=303)
 
@@ -280,7 +288,7 @@ def notify_old_number(method: SmsMethod, old: str, new: str) -> None:
         delivery.send(
             method.resolution(), recipient=old, text=text, purpose=str(Purpose.PHONE_CHANGE)
         )
-    except SmsError as exc:
+    except (SmsError, SendingPaused) as exc:
         log.warning("phone-change notice to %s not sent: %s", mask(old), exc.code)
     else:
         log.info("phone-change notice sent to %s", mask(old))

@@ -8,20 +8,20 @@ from werkzeug.wrappers import Response
 
 from idp.auth import Role, flow
 from idp.auth.views import render_second_factor_page
-from idp.errors import InvalidInput, MethodUnavailable, RateLimited
+from idp.errors import IdpError, MethodUnavailable, RateLimited
 from idp.extensions import db
 from idp.security import audit
-from idp.sms.errors import SmsError
 from idp.verification.challenges import Purpose
 from idp_sms.blueprint import bp
 from idp_sms.codes import (
+    CODE_REFUSALS,
     Pending,
     check_code,
     code_page,
     forget,
     load,
+    refusal,
     send_code,
-    send_error_message,
     sms_authenticator,
 )
 from idp_sms.method import UNAVAILABLE, SmsMethod
@@ -77,9 +77,8 @@ def second_send(name: str) -> Response:
         if current is not None and current.user_id == user.id:
             return redirect(url_for("idp_sms.second_code", name=name), code=303)
         return _second_factor_error(name, exc.user_message(), 429, exc.retry_after)
-    except SmsError as exc:
-        message, status = send_error_message(exc)
-        return _second_factor_error(name, message, status)
+    except IdpError as exc:
+        return _second_factor_error(name, *refusal(exc))
     return redirect(url_for("idp_sms.second_code", name=name), code=303)
 
 
@@ -102,8 +101,13 @@ def second_code(name: str) -> Response:
         return _page(pending)
     try:
         result = check_code(pending, request.form.get("code", ""))
-    except InvalidInput as exc:
-        return _page(pending, error=exc.message, status=400)
+    except CODE_REFUSALS as exc:
+        return _page(
+            pending,
+            error=exc.message,
+            status=exc.status,
+            retry_after=getattr(exc, "retry_after", None),
+        )
     if not result.ok:
         audit.record(
             "login.failure",
@@ -132,8 +136,8 @@ def second_resend(name: str) -> Response:
         )
     except RateLimited as exc:
         return _page(pending, error=exc.user_message(), status=429, retry_after=exc.retry_after)
-    except SmsError as exc:
-        message, status = send_error_message(exc)
-        return _page(pending, error=message, status=status)
+    except IdpError as exc:
+        message, status, retry_after = refusal(exc)
+        return _page(pending, error=message, status=status, retry_after=retry_after)
     flash("We sent a new code. Use the code from the latest message.", "success")
     return redirect(url_for("idp_sms.second_code", name=name), code=303)

@@ -32,6 +32,8 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from idp import state
+from idp.abuse import lockout
+from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import (
     AuthMethod,
     LoginContext,
@@ -281,12 +283,21 @@ def verify(name: str) -> Response | tuple[str, int]:
     credential = credentials.get(login.user, METHOD)
     if METHOD in login.methods or credential is None:
         raise MethodUnavailable("Your authenticator app cannot be used for this sign-in.")
+    key = lockout.account_key(login.user.id)
+    try:
+        lockout.ensure_unlocked(key)
+    except (SignInLocked, NeedsRecovery) as exc:
+        locked = render_second_factor_page(failed=row.name, errors={"code": exc.message})
+        if isinstance(locked, Response):
+            return locked
+        return locked, exc.status
     if check_code(credential, request.form.get("code", "")):
         return redirect(flow.second_factor_done(method.amr, row), code=303)
     audit.record(
         "login.failure", f"user:{login.user.id}", after={"method": row.name, "step": "second"}
     )
     db.session.commit()
+    lockout.failed(key, method=row.name)
     page = render_second_factor_page(failed=row.name, errors={"code": WRONG})
     if isinstance(page, Response):
         return page

@@ -109,6 +109,63 @@ def test_filters_combine(app, admin_client):
     assert targets(page) == ["thing:0"]
 
 
+def test_filter_by_target_is_exact(app, admin_client, make_user):
+    alice = make_user(username="alice", nickname="Alice")
+    post_form(admin_client, f"/admin/users/{alice.id}/admin", {"is_admin": "1"}, page="/admin/")
+    add_events(app, *[("test.event", "cli") for _ in range(12)])  # thing:0 ... thing:11
+
+    by_alice = body(admin_client.get("/admin/audit", query_string={"target": f"user:{alice.id}"}))
+    by_thing = body(admin_client.get("/admin/audit?target=thing:1"))
+    by_prefix = body(admin_client.get("/admin/audit?target=user:"))
+
+    assert actions(by_alice) == ["user.grant_admin"]
+    assert f'id="target" name="target" type="text" value="user:{alice.id}"' in by_alice
+    assert targets(by_thing) == ["thing:1"]  # not thing:10 and thing:11
+    assert actions(by_prefix) == []
+
+
+def test_filter_by_action_prefix_and_target(app, client, admin, make_user):
+    alice = make_user(username="alice", nickname="Alice")
+    password_login(client, "alice")
+    password_login(client, "root")
+    post_form(client, f"/admin/users/{alice.id}/admin", {"is_admin": "1"}, page="/admin/")
+    with app.app_context():
+        db.session.add(AuditEvent(action="login.failure", target=f"user:{alice.id}"))
+        db.session.commit()
+
+    page = body(
+        client.get("/admin/audit", query_string={"action": "login.", "target": f"user:{alice.id}"})
+    )
+
+    assert actions(page) == ["login.failure", "login.success"]
+    assert "2 event(s)." in page
+
+
+def test_pagination_keeps_the_target_filter(app, admin_client):
+    with app.app_context():
+        for n in range(110):
+            db.session.add(AuditEvent(action="test.event", target=f"thing:{n % 2}"))
+        db.session.commit()
+
+    first = body(admin_client.get("/admin/audit?target=thing:1"))
+    link = re.search(r'href="([^"]*page=2[^"]*)"', first).group(1).replace("&amp;", "&")
+    second = body(admin_client.get(link))
+
+    assert "target=thing" in link
+    assert "55 event(s)." in first and "Page 1 of 2" in first
+    assert targets(first) == ["thing:1"] * 50
+    assert targets(second) == ["thing:1"] * 5
+
+
+def test_the_page_states_the_retention_period(request, app_config):
+    app_config["audit_retention_days"] = 90
+    admin_client = request.getfixturevalue("admin_client")
+
+    page = body(admin_client.get("/admin/audit"))
+
+    assert "Events are kept 90 days; <code>poort prune</code> deletes older ones." in page
+
+
 def test_pagination_newest_first(app, admin_client):
     add_events(app, *[(f"test.event{n:02}", "cli") for n in range(60)])
 

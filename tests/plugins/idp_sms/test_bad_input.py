@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from idp import site_settings
+from idp.extensions import db
 from tests.plugins.idp_sms.support import (
     KNOWN,
     body,
@@ -182,9 +184,19 @@ def test_numbers_we_may_not_text_are_refused_on_the_login_page(app, client, type
     assert outbox(app) == [] and challenges(app) == []
 
 
-def test_an_authenticator_may_allow_more_countries(app, client, make_authenticator):
+def test_an_authenticator_may_allow_more_countries_within_the_site_allow_list(
+    app, client, make_authenticator
+):
     make_authenticator("sms-be", method="sms", options={"countries": "be, de"})
 
+    refused = start(client, "+32 470 12 34 56", name="sms-be")
+    assert refused.status_code == 400  # the site's allow-list holds only NL so far
+    assert "This number cannot receive codes here." in body(refused)
+    assert outbox(app) == []
+
+    with app.app_context():
+        site_settings.put("sms_countries", ["NL", "BE", "DE"])
+        db.session.commit()
     assert start(client, "+32 470 12 34 56", name="sms-be").status_code == 303
     assert outbox(app)[-1]["to"] == "+32470123456"
     assert start(app.test_client(), "+33 6 12 34 56 78", name="sms-be").status_code == 400

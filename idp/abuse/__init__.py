@@ -1,0 +1,1 @@
+"""Abuse protection: send limits, budgets, fraud signals, guessing locks, human checks."""

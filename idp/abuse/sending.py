@@ -1,0 +1,246 @@
+"""The gate every code passes before it is sent: destinations, fraud signals, limits, budgets.
+
+``admit`` either lets a send through, having counted it under every limit at once, or
+raises, having counted nothing and sent nothing. Codes for numbers without an account
+(withheld, never sent) pass the same gate, so limits cannot tell the two apart; they are
+not counted against the budgets, which measure what is spent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask import has_request_context, session
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from idp import state
+from idp.abuse import destinations, limits, prefixes
+from idp.abuse.errors import DestinationRefused, HumanCheckRequired, SendingPaused, SendLimited
+from idp.abuse.human_check import load_check
+from idp.abuse.store import Window
+from idp.extensions import db
+from idp.models import SmsLogEntry
+from idp.phone import mask
+from idp.security import audit
+from idp.security.client_ip import client_ip
+
+HOUR, DAY = 3600, 86400
+#: Keys of the two global budget windows (the panel shows and resets them).
+GLOBAL_HOUR, GLOBAL_DAY = "budget-h:all", "budget-d:all"
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    phone: str  # E.164
+    ip: str | None
+    #: The sign-in attempt (or other flow) asking; None outside a browser flow.
+    flow: str | None = None
+    #: False for withheld codes: limited like the rest, but nothing is spent.
+    spends: bool = True
+    #: The submitted form, for the human check; None where no check can be shown.
+    form: Mapping[str, str] | None = None
+
+
+def network_of(ip: str) -> str | None:
+    """The /24 of an IPv4 address or the /56 of an IPv6 address, as text."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    bits = 24 if address.version == 4 else 56
+    return str(ipaddress.ip_network(f"{address}/{bits}", strict=False))
+
+
+def ip_window(ip: str) -> Window:
+    return Window(f"ip-h:{ip}", limits.value("ip_per_hour"), HOUR)
+
+
+def budget_windows() -> list[Window]:
+    values = limits.current()
+    return [
+        Window(GLOBAL_HOUR, values["global_per_hour"], HOUR),
+        Window(GLOBAL_DAY, values["global_per_day"], DAY),
+    ]
+
+
+def _windows(request: SendRequest) -> list[Window]:
+    values = limits.current()
+    phone = request.phone
+    windows = [
+        Window(f"num-h:{phone}", values["number_per_hour"], HOUR),
+        Window(f"num-d:{phone}", values["number_per_day"], DAY),
+    ]
+    if values["number_cooldown_seconds"]:
+        windows.insert(0, Window(f"num-c:{phone}", 1, values["number_cooldown_seconds"]))
+    if request.ip:
+        windows.append(ip_window(request.ip))
+        network = network_of(request.ip)
+        if network:
+            windows.append(Window(f"net-h:{network}", values["network_per_hour"], HOUR))
+    if request.flow:
+        windows.append(Window(f"flow:{request.flow}", values["sends_per_login"], DAY))
+    if request.spends:
+        windows += budget_windows()
+    return windows
+
+
+def spent_since(since: datetime, verifier_id: int | None = None) -> Decimal:
+    """What the message log says was spent since *since* (one verifier, or all)."""
+    query = select(func.coalesce(func.sum(SmsLogEntry.cost), 0)).where(
+        SmsLogEntry.created_at > since
+    )
+    if verifier_id is not None:
+        query = query.where(SmsLogEntry.verifier_id == verifier_id)
+    return Decimal(db.session.scalar(query) or 0)
+
+
+def cost_budget_wait(now: datetime, per_hour: int, per_day: int, verifier_id: int | None) -> int:
+    """Seconds of the window whose cost budget is spent (0: none is); it reopens within it."""
+    for budget, seconds in ((per_hour, HOUR), (per_day, DAY)):
+        if budget and spent_since(now - timedelta(seconds=seconds), verifier_id) >= budget:
+            return seconds
+    return 0
+
+
+def trip_once(kind: str, window: Window, detail: Mapping[str, object]) -> None:
+    """Write one audit event per trip of *window*, not one per refused request."""
+    s = state.current()
+    first = s.counters.take([Window(f"trip:{window.key}", 1, window.seconds)], s.clock()) is None
+    if first:
+        audit.record(kind, window.key.split(":", 1)[0], after=dict(detail))
+        db.session.commit()
+
+
+def admit(request: SendRequest) -> None:
+    """Let one code through, counting it under every limit, or raise having counted nothing.
+
+    :raises DestinationRefused: a country, number type or prefix that does not get codes.
+    :raises SendingPaused: a budget is spent.
+    :raises HumanCheckRequired: this address must pass the human check first.
+    :raises SendLimited: a limit is reached; carries when to try again.
+    """
+    s = state.current()
+    now = s.clock()
+    region = destinations.check(request.phone)
+    if not prefixes.judge(request.phone, region):
+        raise DestinationRefused()
+    values = limits.current()
+    if request.spends:
+        wait = cost_budget_wait(
+            now, values["global_cost_per_hour"], values["global_cost_per_day"], None
+        )
+        if wait:
+            trip_once(
+                "budget.tripped",
+                Window("budget-cost:all", 1, wait),
+                {"budget": "cost", "window_seconds": wait},
+            )
+            raise SendingPaused(wait)
+    after = values["human_check_after"]
+    if request.ip and request.form is not None and after:
+        check = load_check()
+        if check is not None and s.counters.count(ip_window(request.ip), now) >= after:
+            if not check.verify(request.form):
+                raise HumanCheckRequired()
+    refusal = s.counters.take(_windows(request), now)
+    if refusal is None:
+        return
+    window = refusal.window
+    if window.key in (GLOBAL_HOUR, GLOBAL_DAY):
+        trip_once(
+            "budget.tripped",
+            window,
+            {"budget": "messages", "limit": window.limit, "window_seconds": window.seconds},
+        )
+        raise SendingPaused(refusal.retry_after)
+    if window.key.startswith("num-c:"):
+        raise SendLimited(refusal.retry_after, cooldown=True)
+    trip_once(
+        "limit.tripped",
+        window,
+        {"limit": window.key.split(":", 1)[0], "phone": mask(request.phone)},
+    )
+    raise SendLimited(refusal.retry_after)
+
+
+def human_check_due(ip: str | None) -> bool:
+    """Whether a form asking for a code from *ip* should carry the human check."""
+    after = limits.value("human_check_after")
+    if not ip or not after or load_check() is None:
+        return False
+    s = state.current()
+    return s.counters.count(ip_window(ip), s.clock()) >= after
+
+
+def verifier_budget(name: str) -> dict[str, int]:
+    """A verifier's budget: its own where an admin set one, else the defaults for all."""
+    from idp import site_settings
+
+    values = limits.current()
+    budget = {
+        "per_hour": values["verifier_per_hour"],
+        "per_day": values["verifier_per_day"],
+        "cost_per_hour": 0,
+        "cost_per_day": 0,
+    }
+    own = (site_settings.get("verifier_budgets") or {}).get(name) or {}
+    budget.update({k: int(v) for k, v in own.items() if k in budget and isinstance(v, int)})
+    return budget
+
+
+def verifier_windows(name: str) -> list[Window]:
+    budget = verifier_budget(name)
+    return [
+        Window(f"vbudget-h:{name}", budget["per_hour"], HOUR),
+        Window(f"vbudget-d:{name}", budget["per_day"], DAY),
+    ]
+
+
+def admit_channel(name: str, verifier_id: int | None) -> int:
+    """Count one message against verifier *name*'s budget; return 0, or the seconds until
+    the spent budget has room (then nothing was counted and the verifier is skipped)."""
+    s = state.current()
+    now = s.clock()
+    budget = verifier_budget(name)
+    wait = 0
+    if verifier_id is not None:  # the [sms] table's provider has no rows of its own to sum
+        wait = cost_budget_wait(now, budget["cost_per_hour"], budget["cost_per_day"], verifier_id)
+    if wait:
+        trip_once(
+            "budget.tripped",
+            Window(f"vbudget-cost:{name}", 1, wait),
+            {"verifier": name, "budget": "cost", "window_seconds": wait},
+        )
+        return wait
+    refusal = s.counters.take(verifier_windows(name), now)
+    if refusal is None:
+        return 0
+    trip_once(
+        "budget.tripped",
+        refusal.window,
+        {"verifier": name, "budget": "messages", "limit": refusal.window.limit},
+    )
+    return refusal.retry_after
+
+
+def flow_id() -> str | None:
+    """This browser's sign-in attempt: a random id in the session, gone when a login ends."""
+    if not has_request_context():
+        return None
+    if "abuse_flow" not in session:
+        session["abuse_flow"] = secrets.token_urlsafe(12)
+    return str(session["abuse_flow"])
+
+
+def human_check_fields() -> Markup:
+    """The human check's fields for a form that asks for a code, when this address needs it."""
+    check = load_check()
+    if check is None or not human_check_due(client_ip()):
+        return Markup("")
+    return check.render()
