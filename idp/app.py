@@ -10,9 +10,11 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import error_pages
+from idp import error_pages, i18n
 from idp.abuse.db_store import DatabaseStore
+from idp.abuse.human_check import load_check
 from idp.abuse.redis_store import RedisStore
+from idp.abuse.sending import human_check_fields
 from idp.abuse.store import CounterStore
 from idp.clock import Clock, system_clock
 from idp.config import CONFIG_FILE, Settings, instance_path_default, load_settings
@@ -70,11 +72,15 @@ def create_app(
         ),
     )
 
+    with app.app_context():
+        load_check()  # a misspelt human_check setting stops the start, not the first login
+
     db.init_app(app)
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
     )
     csrf.init_app(app)
+    i18n.init_app(app)
     origin.init_app(app)
     headers.init_app(app)
     _init_login(app)
@@ -84,6 +90,9 @@ def create_app(
     from idp.cli import register_cli
 
     register_cli(app)
+    from idp import shedding
+
+    shedding.install(app, settings.max_in_flight)  # last, so it wraps everything else
     if settings.dev:
         log.warning("Poort runs in dev mode: insecure cookies allowed, keys may be ephemeral.")
     return app
@@ -110,6 +119,9 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     @app.context_processor
     def site() -> dict[str, Any]:
         return {"site_name": settings.site_name}
+
+    # Forms that ask for a code call this; it renders nothing until an address needs it.
+    app.jinja_env.globals["human_check_fields"] = human_check_fields
 
 
 def _counter_store(settings: Settings) -> CounterStore:
@@ -167,6 +179,9 @@ def _register_blueprints(app: Flask, registry: Registry) -> None:
     from idp.health import bp as health_bp
 
     app.register_blueprint(health_bp)  # /healthz and /readyz for load balancers and probes
+    from idp.metrics import bp as metrics_bp
+
+    app.register_blueprint(metrics_bp)  # /metrics for Prometheus (admin networks, token)
     for plugin in registry.auth_methods.values():
         blueprint = getattr(plugin.cls, "blueprint", None)
         if blueprint is not None:

@@ -192,6 +192,14 @@ from idp.cli_oidc import client_group, keys_group  # noqa: E402
 idp_group.add_command(client_group)
 idp_group.add_command(keys_group)
 
+from idp.cli_limits import limits_group  # noqa: E402
+
+idp_group.add_command(limits_group)
+
+from idp.cli_worker import worker_command  # noqa: E402
+
+idp_group.add_command(worker_command)
+
 
 @idp_group.command("prune")
 @with_appcontext

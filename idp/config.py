@@ -8,6 +8,7 @@ from: the file, line and key, or the environment variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -70,6 +71,33 @@ def _positive(value: int) -> int:
 def _not_negative(value: int) -> int:
     if value < 0:
         raise ValueError("must be zero or more")
+    return value
+
+
+def _metrics_token(value: str) -> str | None:
+    if value and not re.fullmatch(r"[\x21-\x7e]{16,}", value):
+        raise ValueError("must be at least 16 printable ASCII characters, without spaces")
+    return value or None
+
+
+def _networks(value: list[str]) -> list[str]:
+    for item in value:
+        try:
+            ipaddress.ip_network(item)
+        except ValueError as exc:
+            raise ValueError(f"has {item!r}, not a network such as 10.0.0.0/8 ({exc})") from None
+    return value
+
+
+def _sms_queue(value: str) -> str:
+    if value not in ("inline", "redis"):
+        raise ValueError('must be "inline" or "redis"')
+    return value
+
+
+def _in_flight(value: int) -> int:
+    if value < -1:
+        raise ValueError("must be -1 (never shed), 0 (derived from the threads) or more")
     return value
 
 
@@ -136,6 +164,21 @@ OPTIONS: dict[str, Option] = {
     "redis_prefix": Option(
         str, "poort:", "Prefix of every Redis key Poort writes, for a Redis shared with others."
     ),
+    "sms_queue": Option(
+        str,
+        "inline",
+        'How codes are texted: "inline" (in the request) or "redis" (queued; `poort worker` '
+        "sends them); also read from SMS_QUEUE. redis needs redis_url.",
+        _sms_queue,
+    ),
+    "max_in_flight": Option(
+        int,
+        0,
+        "Requests a worker serves at once before it sheds more with 503 and Retry-After "
+        "(logins in progress and probes are never shed). 0: derived from the threads under "
+        "`poort serve` (threads - threads // 4), off elsewhere; -1: never shed.",
+        _in_flight,
+    ),
     "hsts_seconds": Option(
         int,
         31536000,
@@ -150,6 +193,15 @@ OPTIONS: dict[str, Option] = {
         "pow",
         "The check a browser passes before a code is sent once its address has asked for "
         'several: an entry point in the idp.human_checks group, or "off".',
+    ),
+    "metrics_token": Option(
+        str, None, "When set, GET /metrics needs Authorization: Bearer <token>.", _metrics_token
+    ),
+    "metrics_networks": Option(
+        list,
+        ["127.0.0.1/32", "::1/128"],
+        "Networks (CIDR) whose clients may read GET /metrics; [] switches it off.",
+        _networks,
     ),
 }
 
@@ -178,9 +230,13 @@ class Settings:
     code_resend_seconds: int
     redis_url: str | None
     redis_prefix: str
+    sms_queue: str
+    max_in_flight: int
     hsts_seconds: int
     audit_retention_days: int
     human_check: str
+    metrics_token: str | None
+    metrics_networks: tuple[str, ...]
     #: Tables of poort.toml that belong to a subsystem (for example ``[sms]``), unvalidated here.
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -295,6 +351,8 @@ def load_settings(
         values["database_url"] = environ["DATABASE_URL"]
     if environ.get("REDIS_URL"):
         values["redis_url"] = _check("redis_url", environ["REDIS_URL"], "REDIS_URL")
+    if environ.get("SMS_QUEUE"):
+        values["sms_queue"] = _check("sms_queue", environ["SMS_QUEUE"], "SMS_QUEUE")
     for key, option in OPTIONS.items():
         name = f"IDP_{key.upper()}"
         if name in environ:
@@ -308,11 +366,18 @@ def load_settings(
         else:
             raise ConfigError(f"test config: unknown setting {key!r}", setting=key)
 
+    if values["sms_queue"] == "redis" and not values["redis_url"]:
+        raise ConfigError(
+            'sms_queue = "redis" (or SMS_QUEUE=redis) needs redis_url (or REDIS_URL): '
+            "the queue of texts lives in Redis",
+            setting="sms_queue",
+        )
     values["secret_key"] = _secret_key(values, instance_path)
     values["database_url"] = _database_url(values["database_url"], instance_path)
     values["issuer"] = _issuer_setting(values["issuer"], values["dev"])
     values["plugins_blocked"] = tuple(values["plugins_blocked"])
     values["secret_keys"] = tuple(values["secret_keys"])
+    values["metrics_networks"] = tuple(values["metrics_networks"])
     return Settings(instance_path=instance_path, tables=tables, **values)
 
 

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from idp.errors import IdpError
+from idp.errors import IdpError, InvalidInput
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,17 @@ def error_response(
 
 
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_undecodable_query() -> None:
+        # Werkzeug decodes the query string as strict UTF-8 when a view reads it; browsers
+        # percent-encode, but a raw byte that is not UTF-8 would otherwise end in a 500.
+        try:
+            request.query_string.decode()
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                "The address has characters that are not valid UTF-8. Check the link."
+            ) from None
+
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response:
         db.session.rollback()

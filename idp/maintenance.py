@@ -12,12 +12,23 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_
 
 from idp import state
+from idp.abuse import limits
 from idp.extensions import db
-from idp.models import AuditEvent, AuthorizationCode, Challenge, OAuthToken, UserSession
+from idp.models import (
+    AuditEvent,
+    AuthorizationCode,
+    Challenge,
+    FailureCounter,
+    LimitEvent,
+    OAuthToken,
+    UserSession,
+)
 from idp.security import audit
 
 #: How long finished rows are kept for investigations before they are deleted.
 KEEP_FINISHED = timedelta(days=7)
+#: Failures in a row that nobody added to for this long are forgotten (as Redis expires them).
+STALE_FAILURES = timedelta(days=30)
 
 
 def prune(now: datetime | None = None) -> dict[str, int]:
@@ -52,9 +63,34 @@ def prune(now: datetime | None = None) -> dict[str, int]:
     for name, statement in statements.items():
         result = db.session.execute(statement.execution_options(synchronize_session=False))
         counts[name] = result.rowcount or 0  # type: ignore[attr-defined]
+    counts.update(_prune_counters(now))
     counts["audit_events"] = prune_audit(settings.audit_retention_days, now=now, commit=False)
     db.session.commit()
     return counts
+
+
+def _prune_counters(now: datetime) -> dict[str, int]:
+    """Old limit events (every window is a day at most) and stale failure counts.
+
+    A count that reached the recovery threshold stays: only an admin's unlock ends it.
+    """
+    events = db.session.execute(
+        delete(LimitEvent)
+        .where(LimitEvent.at < now - timedelta(days=1))
+        .execution_options(synchronize_session=False)
+    )
+    stale = db.session.execute(
+        delete(FailureCounter)
+        .where(
+            FailureCounter.last_failure_at < now - STALE_FAILURES,
+            FailureCounter.failures < limits.value("failures_before_recovery"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        "limit_events": events.rowcount or 0,  # type: ignore[attr-defined]
+        "failure_counters": stale.rowcount or 0,  # type: ignore[attr-defined]
+    }
 
 
 def prune_audit(older_than_days: int, *, now: datetime | None = None, commit: bool = True) -> int:

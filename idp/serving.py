@@ -267,8 +267,11 @@ class PoortApplication(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from idp import create_app
+        from idp import create_app, shedding
 
+        # The load shedder derives its limit from the threads of this worker (gthread only).
+        threaded = self.cfg.worker_class_str == "gthread"
+        shedding.set_serving_threads(self.cfg.threads if threaded else None)
         return create_app()
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from idp.extensions import db
 from idp.models import SiteSetting
+from idp.request_cache import forget, request_cache
 
 #: Every run-time setting with its default; a key not listed here cannot be stored.
 DEFAULTS: dict[str, Any] = {
@@ -26,9 +29,25 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+_CACHE = "site_settings"
+
+
 def get(key: str) -> Any:
-    row = db.session.get(SiteSetting, key)
-    return row.value if row is not None else DEFAULTS[key]
+    """The stored value of *key*, else its default.
+
+    In a request, the first call reads every row in one query (the table holds a handful)
+    and later calls in the same request use them: a login reads five settings or more.
+    """
+    cache = request_cache()
+    if cache is None:
+        row = db.session.get(SiteSetting, key)
+        return row.value if row is not None else DEFAULTS[key]
+    values = cache.get(_CACHE)
+    if values is None:
+        values = cache[_CACHE] = {
+            row.key: row.value for row in db.session.scalars(select(SiteSetting))
+        }
+    return values[key] if key in values else DEFAULTS[key]
 
 
 def put(key: str, value: Any, *, actor_id: int | None = None) -> Any:
@@ -42,4 +61,5 @@ def put(key: str, value: Any, *, actor_id: int | None = None) -> Any:
         db.session.add(row)
     row.value = value
     row.updated_by = actor_id
+    forget(_CACHE)  # read again, from this session, by the next get()
     return before

@@ -51,7 +51,7 @@ def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings come from each test's own config, never from the shell that runs pytest."""
     for name in list(os.environ):
-        if name.startswith("IDP_") or name in ("DATABASE_URL", "REDIS_URL"):
+        if name.startswith("IDP_") or name in ("DATABASE_URL", "REDIS_URL", "SMS_QUEUE"):
             monkeypatch.delenv(name)
 
 

@@ -287,3 +287,25 @@ def test_failed_request_leaves_no_half_written_rows(raising, form_page, client, 
     assert response.get_json() == {"error": "invalid_input", "message": "The second step failed."}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("query", ["next=\xff", "\xed\xa0\x80=1", "q=%C3&\xc3\x28"])
+def test_a_query_string_that_is_not_utf8_gives_400_with_a_message(client, query):
+    # Browsers percent-encode; a raw byte that is not UTF-8 (as curl can send) reaches the app
+    # Latin-1 decoded, and Werkzeug decodes the query string as strict UTF-8.
+    response = client.get("/login", environ_overrides={"QUERY_STRING": query})
+
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_data(as_text=True)
+    assert_site_design(response.get_data(as_text=True))
+    answer = client.get(
+        "/oauth/userinfo",
+        environ_overrides={"QUERY_STRING": query},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid_input"
+
+
+def test_a_percent_encoded_query_that_is_not_utf8_still_works(client):
+    assert client.get("/login?next=%FF%ED%A0%80").status_code == 200

@@ -30,18 +30,18 @@ class Limit:
 #: Every limit, in the order the panel shows them.
 LIMITS: dict[str, Limit] = {
     "number_cooldown_seconds": Limit(60, "Seconds between two codes to one number", 0, 3600),
-    "number_per_hour": Limit(5, "Codes to one number per hour", 1, 1000),
-    "number_per_day": Limit(10, "Codes to one number per 24 hours", 1, 10_000),
-    "ip_per_hour": Limit(20, "Codes asked for from one IP address per hour", 1, 100_000),
+    "number_per_hour": Limit(5, "Codes to one number per hour", 1, 10_000_000),
+    "number_per_day": Limit(10, "Codes to one number per 24 hours", 1, 100_000_000),
+    "ip_per_hour": Limit(20, "Codes asked for from one IP address per hour", 1, 10_000_000),
     "network_per_hour": Limit(
-        60, "Codes asked for from one network (IPv4 /24, IPv6 /56) per hour", 1, 100_000
+        60, "Codes asked for from one network (IPv4 /24, IPv6 /56) per hour", 1, 10_000_000
     ),
     "sends_per_login": Limit(3, "Codes per sign-in attempt", 1, 100),
     "human_check_after": Limit(
         5,
         "Codes per IP address per hour before a human check (0: never)",
         0,
-        100_000,
+        10_000_000,
         zero_is_off=True,
     ),
     "global_per_hour": Limit(100, "All codes per hour", 1, 10_000_000, "budget"),

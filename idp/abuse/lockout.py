@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import limits
 from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.abuse.store import Window
@@ -118,6 +118,7 @@ def failed(key: str, *, method: str, ip: str | None = None) -> None:
             },
         )
         db.session.commit()
+        metrics.login_locked(method)
 
 
 def succeeded(key: str) -> None:

@@ -67,7 +67,7 @@ class ProofOfWork:
     name = "pow"
     title = "Proof of work in the browser (no third party)"
     #: Leading zero bits of SHA-256 the browser must find: about 2**difficulty hashes.
-    difficulty = 18
+    difficulty = 16
     #: How long a challenge may be solved and sent back, in seconds.
     max_age = 600
     #: How far a challenge may seem to come from the future (clock skew between workers).

@@ -71,14 +71,25 @@ def judge(e164: str, region: str | None) -> bool:
     """
     now = state.current().clock()
     prefix = prefix_of(e164)
-    if active_block(prefix, now) is not None:
-        return False
-    values = limits.current()
-    sent, verified = db.session.execute(
-        select(func.count(), _verified()).where(
+    # One round trip for both questions, on every code sent: is the prefix blocked, and how
+    # many of the last hour's codes to it were used.
+    blocked = (
+        select(BlockedPrefix.id)
+        .where(
+            BlockedPrefix.prefix == prefix,
+            BlockedPrefix.until > now,
+            BlockedPrefix.lifted_at.is_(None),
+        )
+        .exists()
+    )
+    sent, verified, is_blocked = db.session.execute(
+        select(func.count(), _verified(), blocked).where(
             Challenge.prefix == prefix, *_counted(now - timedelta(hours=1))
         )
     ).one()
+    if is_blocked:
+        return False
+    values = limits.current()
     verified = verified or 0
     if sent < values["prefix_min_sends"]:
         return True

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from flask import has_request_context, session
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import destinations, limits, prefixes
 from idp.abuse.errors import DestinationRefused, HumanCheckRequired, SendingPaused, SendLimited
 from idp.abuse.human_check import load_check
@@ -84,7 +85,9 @@ def _windows(request: SendRequest) -> list[Window]:
         if network:
             windows.append(Window(f"net-h:{network}", values["network_per_hour"], HOUR))
     if request.flow:
-        windows.append(Window(f"flow:{request.flow}", values["sends_per_login"], DAY))
+        # One attempt = one number in one browser session: a person who corrects a typo in
+        # their number starts a new attempt; resending to the same number does not.
+        windows.append(Window(f"flow:{request.flow}:{phone}", values["sends_per_login"], HOUR))
     if request.spends:
         windows += budget_windows()
     return windows
@@ -110,6 +113,7 @@ def cost_budget_wait(now: datetime, per_hour: int, per_day: int, verifier_id: in
 
 def trip_once(kind: str, window: Window, detail: Mapping[str, object]) -> None:
     """Write one audit event per trip of *window*, not one per refused request."""
+    metrics.limit_tripped(window.key)  # the metric counts every refused request
     s = state.current()
     first = s.counters.take([Window(f"trip:{window.key}", 1, window.seconds)], s.clock()) is None
     if first:
@@ -131,24 +135,32 @@ def admit(request: SendRequest) -> None:
     if not prefixes.judge(request.phone, region):
         raise DestinationRefused()
     values = limits.current()
-    if request.spends:
-        wait = cost_budget_wait(
-            now, values["global_cost_per_hour"], values["global_cost_per_day"], None
+    # Checked for withheld codes too (they spend nothing): a spent budget must answer the
+    # same whether the number has an account or not.
+    wait = cost_budget_wait(
+        now, values["global_cost_per_hour"], values["global_cost_per_day"], None
+    )
+    if wait:
+        trip_once(
+            "budget.tripped",
+            Window("budget-cost:all", 1, wait),
+            {"budget": "cost", "window_seconds": wait},
         )
-        if wait:
-            trip_once(
-                "budget.tripped",
-                Window("budget-cost:all", 1, wait),
-                {"budget": "cost", "window_seconds": wait},
-            )
-            raise SendingPaused(wait)
+        raise SendingPaused(wait)
     after = values["human_check_after"]
     if request.ip and request.form is not None and after:
         check = load_check()
         if check is not None and s.counters.count(ip_window(request.ip), now) >= after:
             if not check.verify(request.form):
                 raise HumanCheckRequired()
-    refusal = s.counters.take(_windows(request), now)
+    windows = _windows(request)
+    if not request.spends:
+        # A withheld code is not counted against the budgets, but while one is spent it is
+        # refused exactly like a real one (a refused take counts in no window).
+        budgets = budget_windows()
+        if any(s.counters.count(w, now) >= w.limit for w in budgets):
+            windows += budgets
+    refusal = s.counters.take(windows, now)
     if refusal is None:
         return
     window = refusal.window
@@ -160,6 +172,7 @@ def admit(request: SendRequest) -> None:
         )
         raise SendingPaused(refusal.retry_after)
     if window.key.startswith("num-c:"):
+        metrics.limit_tripped(window.key)
         raise SendLimited(refusal.retry_after, cooldown=True)
     trip_once(
         "limit.tripped",
@@ -227,6 +240,31 @@ def admit_channel(name: str, verifier_id: int | None) -> int:
         {"verifier": name, "budget": "messages", "limit": refusal.window.limit},
     )
     return refusal.retry_after
+
+
+def channels_spent_wait(channels: Sequence[Any]) -> int:
+    """0 when one of *channels* (with ``name`` and ``verifier_id``) has budget left, else the
+    seconds until one has room. Counts nothing: a withheld code spends nothing, but must be
+    refused exactly like a real one while every verifier's budget is spent."""
+    s = state.current()
+    now = s.clock()
+    waits = []
+    for channel in channels:
+        budget = verifier_budget(channel.name)
+        wait = 0
+        if channel.verifier_id is not None:
+            wait = cost_budget_wait(
+                now, budget["cost_per_hour"], budget["cost_per_day"], channel.verifier_id
+            )
+        if not wait:
+            windows = verifier_windows(channel.name)
+            full = [w for w in windows if s.counters.count(w, now) >= w.limit]
+            refusal = s.counters.take(full, now) if full else None  # full: counts nothing
+            if refusal is None:
+                return 0
+            wait = refusal.retry_after
+        waits.append(wait)
+    return min(waits, default=0)
 
 
 def flow_id() -> str | None:

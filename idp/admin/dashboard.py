@@ -8,6 +8,7 @@ from flask import render_template
 from sqlalchemy import func, select
 
 from idp import state
+from idp.abuse import controls, prefixes
 from idp.admin import bp
 from idp.auth.sessions import live_conditions
 from idp.extensions import db
@@ -56,4 +57,6 @@ def dashboard() -> str:
         failures=s.registry.failures,
         sms_today=message_log.today(now),
         dev=s.settings.dev,
+        budget=controls.global_usage(),
+        blocked_prefixes=len(prefixes.blocked_now()),
     )

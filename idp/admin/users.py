@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
 from idp import phone, state
+from idp.abuse import controls
 from idp.admin import bp
 from idp.admin.pagination import paginate
 from idp.auth.sessions import live_conditions, revoke_sessions
@@ -59,7 +60,9 @@ def user_detail(user_id: int) -> str:
         .where(UserSession.user_id == user.id, *live_conditions(now))
         .order_by(UserSession.last_seen_at.desc())
     ).all()
-    return render_template("admin/user.html", user=user, sessions=sessions, now=now)
+    return render_template(
+        "admin/user.html", user=user, sessions=sessions, now=now, guard=controls.guard_of(user.id)
+    )
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -114,4 +117,14 @@ def user_revoke_sessions(user_id: int) -> Response:
     audit.record("user.revoke_sessions", f"user:{user.id}", after={"sessions_revoked": count})
     db.session.commit()
     flash(f"Signed {user.display_name} out of {count} session(s).", "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def user_unlock(user_id: int) -> Response:
+    """Clear the failed sign-ins of an account, lifting its lock (also after 100 failures)."""
+    user = _get(user_id)
+    failures = controls.unlock_user(user)
+    db.session.commit()
+    flash(f"{user.display_name} is unlocked ({failures} failed sign-ins cleared).", "success")
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)

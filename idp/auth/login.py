@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from flask import session, url_for
 from flask_login import login_user
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import lockout
 from idp.extensions import db
 from idp.models import User
@@ -35,6 +35,8 @@ def complete_login(user: User, amr: Sequence[str], *, method: str) -> str:
     audit.record(
         "login.success", f"user:{user.id}", after={"method": method, "amr": list(amr)}, actor=user
     )
+    user_id = user.id  # read before the commit expires the row (reading after loads it again)
     db.session.commit()
-    lockout.succeeded(lockout.account_key(user.id))
+    metrics.login_succeeded(method)
+    lockout.succeeded(lockout.account_key(user_id))
     return next_url or url_for("auth.home")

@@ -7,6 +7,7 @@ from flask_login import current_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from idp import metrics
 from idp.abuse import lockout
 from idp.auth import flow, recovery
 from idp.auth.authenticators import enabled_authenticators, get_enabled, method_for
@@ -82,6 +83,7 @@ def submit(name: str) -> Response | tuple[str, int]:
         target = f"user:{result.user.id}" if result.user is not None else None
         audit.record("login.failure", target, after={"method": row.name})
         db.session.commit()
+        metrics.login_failed(row.name)
         field = result.field or "form"
         values = {
             k: v for k, v in request.form.items() if "password" not in k and k != "csrf_token"
@@ -147,6 +149,7 @@ def recovery_code() -> Response | tuple[str, int]:
             return redirect(flow.second_factor_done((), flow.RECOVERY), code=303)
         audit.record("login.failure", f"user:{user.id}", after={"method": flow.RECOVERY})
         db.session.commit()
+        metrics.login_failed(flow.RECOVERY)
         lockout.failed(key, method=flow.RECOVERY)
         error = "That recovery code is not right, or it was used before."
     page = render_template("auth/recovery.html", user=login.user, error=error)

@@ -39,7 +39,9 @@ class Challenge(Base):
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Set when a newer code for the same purpose and target replaced this one.
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: "pending" until the message was handed to a provider, then "sent" or "failed".
+    #: "pending" until the message was handed to a provider, then "sent" or "failed";
+    #: "queued" while `poort worker` has yet to send it (sms_queue = "redis"); "withheld" for a
+    #: code that is never sent (a number without an account).
     delivery: Mapped[str] = mapped_column(String(10), default="pending")
     #: Purpose-specific facts, e.g. which verifier an admin test code belongs to.
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

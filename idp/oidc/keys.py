@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from idp import state
 from idp.extensions import db
 from idp.models import SigningKey
+from idp.request_cache import forget, request_cache
 
 RSA_BITS = 3072
 #: A retired key stays published this long: longer than any token it signed lives.
@@ -66,11 +67,24 @@ def create_key(alg: str | None = None) -> SigningKey:
     db.session.add(row)
     db.session.flush()
     _cache()[kid] = private
+    forget(_ACTIVE)
     return row
 
 
+_ACTIVE = "signing_key"
+
+
 def active_key() -> SigningKey:
-    """The key that signs now; made on first use when there is none."""
+    """The key that signs now; made on first use when there is none.
+
+    Read once per request: a token response signs an access token and an ID token and asks
+    for the key, its algorithm and its header several times. The row handed out is detached
+    from the session (read only), so a commit in between does not make it load again.
+    """
+    cache = request_cache()
+    if cache is not None and cache.get(_ACTIVE) is not None:
+        cached: SigningKey = cache[_ACTIVE]
+        return cached
     row = db.session.scalar(
         select(SigningKey)
         .where(SigningKey.retired_at.is_(None))
@@ -80,6 +94,10 @@ def active_key() -> SigningKey:
     if row is None:
         row = create_key()
         db.session.commit()
+        db.session.refresh(row)
+    if cache is not None:
+        db.session.expunge(row)
+        cache[_ACTIVE] = row
     return row
 
 

@@ -18,7 +18,11 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+)
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -353,6 +357,14 @@ class PoortIssuer(IssuerParameter):
 
 
 class PoortAuthorizationServer(AuthorizationServer):
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except UnicodeDecodeError:  # Authlib decodes Basic credentials as strict UTF-8
+            raise InvalidClientError(
+                status_code=401, description="The Basic credentials are not valid UTF-8."
+            ) from None
+
     def create_oauth2_request(self, request: Any) -> Any:
         # An authorization request kept across a login is replayed from the session.
         if isinstance(request, OAuth2Request):

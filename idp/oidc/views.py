@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
     InvalidRequestError,
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from idp import state
+from idp import metrics, state
 from idp.auth import flow
 from idp.extensions import csrf, db
 from idp.models import Consent, OAuthClient, User
@@ -178,11 +179,22 @@ def _max_age(params: MultiDict[str, str], grant: Any) -> int | None:
     return int(raw)
 
 
+def _check_echoed(params: MultiDict[str, str]) -> None:
+    """Authlib repeats these parameters in its error descriptions, and refuses to build an
+    error whose description is not plain ASCII (RFC 6749): refuse such values first."""
+    for name in ("response_type", "redirect_uri"):
+        if invalid_error_characters(params.get(name) or ""):
+            raise InvalidRequestError(
+                f"{name} may only contain printable ASCII, without quotes or backslashes."
+            )
+
+
 def process(params: MultiDict[str, str], *, login_after: str | None = None) -> Any:
     """Run one authorization request: validate, sign in or step up, ask consent, issue a code."""
     server = _server()
     user: User | None = current_user if current_user.is_authenticated else None
     try:
+        _check_echoed(params)
         grant = server.get_consent_grant(request=oauth_request(params), end_user=user)
         if "request" in params:
             raise RequestNotSupported(redirect_uri=grant.redirect_uri)
@@ -316,6 +328,7 @@ def token() -> Response:
     response = _server().create_token_response()
     if response.status_code == 200:
         db.session.commit()
+        metrics.token_issued(request.form.get("grant_type", ""))  # only grants that worked
     else:
         db.session.rollback()
     reused_code = g.pop("oauth_code_reused", None)

@@ -206,10 +206,12 @@ def check(
     )
     if row is None:
         return CheckResult(Outcome.UNKNOWN)
+    # Read before the commit below expires the row: reading them after would load it again.
+    row_id, code_hmac, max_attempts = row.id, row.code_hmac, row.max_attempts
     counted = db.session.execute(
         update(Challenge)
         .where(
-            Challenge.id == row.id,
+            Challenge.id == row_id,
             Challenge.consumed_at.is_(None),
             Challenge.superseded_at.is_(None),
             Challenge.attempts < Challenge.max_attempts,
@@ -223,13 +225,13 @@ def check(
     if counted is None:
         db.session.refresh(row)
         return CheckResult(_why_closed(row, now), row)
-    if not hmac.compare_digest(_code_hmac(public_id, str(purpose), code), row.code_hmac):
-        left = row.max_attempts - counted
+    if not hmac.compare_digest(_code_hmac(public_id, str(purpose), code), code_hmac):
+        left = max_attempts - counted
         return CheckResult(Outcome.WRONG if left else Outcome.TOO_MANY, row, left)
     consumed = db.session.execute(
         update(Challenge)
         .where(
-            Challenge.id == row.id,
+            Challenge.id == row_id,
             Challenge.consumed_at.is_(None),
             Challenge.superseded_at.is_(None),
             Challenge.expires_at > now,

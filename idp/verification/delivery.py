@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from idp import state
+from idp import metrics, state
 from idp.abuse.errors import SendingPaused
 from idp.abuse.sending import admit_channel
 from idp.extensions import db
@@ -103,6 +103,8 @@ def send(
     last_error: Exception | None = None
     budget_waits: list[int] = []
     for attempt, channel in enumerate(resolution.channels, start=1):
+        if attempt > 1:  # the channel before failed or was skipped
+            metrics.sms_failover()
         message = SmsMessage(
             recipient=recipient,
             text=text,
@@ -123,13 +125,15 @@ def send(
                 error_class="budget_spent",
                 error_message="The verifier's budget is spent; it was skipped.",
             )
+            metrics.sms_attempt(channel.name, metrics.BUDGET_SPENT)
             budget_waits.append(wait)
             continue
         started = time.perf_counter()
         try:
             receipt = build_provider(channel).send(message)
         except SmsError as exc:
-            latency = int((time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            latency = int(seconds * 1000)
             _log(
                 channel,
                 message,
@@ -141,13 +145,15 @@ def send(
                 error_class=exc.code,
                 error_message=exc.message[:300],
             )
+            metrics.sms_attempt(channel.name, metrics.FAILED, channel.provider, seconds)
             log.warning("sms to %s via %s failed: %s", mask(recipient), channel.name, exc.code)
             last_error = exc
             if isinstance(exc, SmsRecipientError):
                 raise
             continue
         except Exception as exc:  # a provider bug must not lose the attempt or the user's code
-            latency = int((time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            latency = int(seconds * 1000)
             _log(
                 channel,
                 message,
@@ -157,10 +163,12 @@ def send(
                 error_class="provider_bug",
                 error_message=type(exc).__name__,
             )
+            metrics.sms_attempt(channel.name, metrics.FAILED, channel.provider, seconds)
             log.exception("sms provider %s raised unexpectedly", channel.provider)
             last_error = exc
             continue
-        latency = int((time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        latency = int(seconds * 1000)
         count = receipt.segments or segments(text).count
         cost = receipt.cost if receipt.cost is not None else channel.price_per_segment * count
         entry = _log(
@@ -175,6 +183,7 @@ def send(
             provider_message_id=receipt.provider_message_id,
             cost=Decimal(cost),
         )
+        metrics.sms_attempt(channel.name, metrics.ACCEPTED, channel.provider, seconds)
         log.info("sms to %s accepted by %s", mask(recipient), channel.name)
         return Delivered(entry, attempt)
     if len(budget_waits) == len(resolution.channels):

@@ -73,7 +73,10 @@ def site_host() -> str | None:
 def request_language() -> str:
     """The best of :data:`LANGUAGES` for the browser of this request (English outside one)."""
     if has_request_context():
-        return request.accept_languages.best_match(LANGUAGES, LANGUAGES[0]) or LANGUAGES[0]
+        from idp.i18n import current_language  # the pages' language: the person's choice
+
+        language = current_language()
+        return language if language in LANGUAGES else LANGUAGES[0]
     return LANGUAGES[0]
 
 

@@ -69,7 +69,7 @@ class PasswordMethod(AuthMethod):
         stored = user.password_hash if user is not None else None
         if not passwords.verify(stored, password) or user is None or not user.active:
             lockout.failed(key, method=self.authenticator.name, ip=ctx.ip)
-            return AuthResult.failure(FAILED, field="login")
+            return AuthResult.failure(FAILED, field="login", user=user if known else None)
         if passwords.needs_rehash(stored or ""):
             user.password_hash = passwords.hash(password)
         return AuthResult.success(user, self.amr)

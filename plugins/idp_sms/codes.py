@@ -17,7 +17,7 @@ from flask import has_request_context, render_template, request, session, url_fo
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import lockout, sending
 from idp.abuse.errors import NeedsRecovery, SendingPaused, SignInLocked
 from idp.abuse.sending import SendRequest
@@ -25,12 +25,13 @@ from idp.auth import Role
 from idp.auth.authenticators import get_enabled, method_for
 from idp.errors import IdpError, InvalidInput, NotFound
 from idp.extensions import db
-from idp.models import Authenticator, User
+from idp.models import Authenticator, Challenge, User
 from idp.phone import mask
 from idp.security import audit
 from idp.security.client_ip import client_ip
 from idp.sms.errors import COULD_NOT_SEND, SmsError, SmsNotSent, SmsRecipientError
 from idp.verification import challenges, delivery
+from idp.verification import queue as send_queue
 from idp.verification.challenges import CheckResult, Outcome, Purpose
 from idp.verification.messages import code_text, request_language
 from idp_sms.method import SmsMethod
@@ -127,8 +128,10 @@ def send_code(
         user_id=user_id,
         context={"authenticator": method.authenticator.name, **(context or {})},
     )
-    db.session.commit()
     challenge = issued.challenge
+    # Everything read from the rows before the commit expires them (reading after would load
+    # them again: two statements more for every code sent).
+    challenge_id = challenge.id
     pending = Pending(
         kind=kind,
         authenticator=method.authenticator.name,
@@ -139,12 +142,41 @@ def send_code(
         user_id=user_id,
         withheld=withheld,
     )
+    db.session.commit()
     if withheld:
-        challenges.mark_delivery(challenge.id, WITHHELD)
+        wait = sending.channels_spent_wait(resolution.channels)
+        if wait:  # refused as a real send would be: every verifier's budget is spent
+            challenges.mark_delivery(challenge_id, "failed")
+            db.session.commit()
+            raise SendingPaused(wait)
+        challenges.mark_delivery(challenge_id, WITHHELD)
         db.session.commit()
         log.info("sms %s code for %s withheld (no account)", purpose, mask(phone))
         # Recorded like a sent code: the audit log must not tell the two apart either.
-        audit.record("code.sent", _audit_target(user_id), after={"phone": mask(phone)})
+        audit.record(
+            "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
+        )
+        db.session.commit()
+    elif state.current().settings.sms_queue == "redis":
+        # `poort worker` sends, fails over and logs; this request waits for no provider, so a
+        # known number answers as fast as a withheld one. The challenge is "queued" meanwhile.
+        wait = sending.channels_spent_wait(resolution.channels)
+        if wait:  # refused now, as a withheld code is: every verifier's budget is spent
+            challenges.mark_delivery(challenge_id, "failed")
+            db.session.commit()
+            raise SendingPaused(wait)
+        send_queue.enqueue(
+            resolution,
+            recipient=phone,
+            text=code_text(purpose, issued.code, language=request_language()),
+            purpose=str(purpose),
+            code=issued.code,
+            challenge_id=challenge_id,
+        )
+        # Recorded now, as for a withheld code: the audit log must not tell the two apart.
+        audit.record(
+            "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
+        )
         db.session.commit()
     else:
         try:
@@ -154,13 +186,13 @@ def send_code(
                 text=code_text(purpose, issued.code, language=request_language()),
                 purpose=str(purpose),
                 code=issued.code,
-                challenge_id=challenge.id,
+                challenge_id=challenge_id,
             )
         except (SmsError, SendingPaused):
-            challenges.mark_delivery(challenge.id, "failed")
+            challenges.mark_delivery(challenge_id, "failed")
             db.session.commit()
             raise
-        challenges.mark_delivery(challenge.id, "sent")
+        challenges.mark_delivery(challenge_id, "sent")
         audit.record(
             "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
         )
@@ -208,8 +240,15 @@ def check_code(pending: Pending, raw_code: str) -> CheckResult:
     key = lock_key(pending)
     lockout.ensure_unlocked(key)
     result = _judge(pending, raw_code)
+    metrics.code_verified(result.outcome)
     if result.outcome in (Outcome.WRONG, Outcome.TOO_MANY):
         lockout.failed(key, method=pending.authenticator)
+    elif result.ok:  # joins the caller's transaction: recorded only if what it unlocks is
+        audit.record(
+            "code.verified",
+            _audit_target(pending.user_id),
+            after={"phone": pending.masked, "purpose": pending.purpose},
+        )
     return result
 
 
@@ -245,6 +284,20 @@ def wait_seconds(pending: Pending) -> int:
     return max(0, math.ceil((ready - state.current().clock()).total_seconds()))
 
 
+def undelivered(pending: Pending) -> bool:
+    """Whether the queued message of *pending* could not be sent anywhere.
+
+    Inline sending answers a failure at once, so this is asked only with sms_queue = "redis",
+    and then for every number alike (a withheld code is never "failed").
+    """
+    if state.current().settings.sms_queue != "redis":
+        return False
+    delivery_state = db.session.scalar(
+        select(Challenge.delivery).where(Challenge.public_id == pending.challenge)
+    )
+    return delivery_state == send_queue.NOT_SENT
+
+
 def code_page(
     pending: Pending,
     *,
@@ -270,6 +323,7 @@ def code_page(
         cancel=cancel,
         wait=wait_seconds(pending),
         error=error,
+        undelivered=undelivered(pending),
     )
     response = Response(page, status=status, mimetype="text/html")
     if retry_after is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import lockout
 from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import Role, flow
@@ -145,6 +145,7 @@ def login_code(name: str) -> Response:
             after={"method": row.name, "reason": str(result.outcome)},
         )
         db.session.commit()
+        metrics.login_failed(row.name)
         return _page(pending, error=result.message, status=400)
 
     now = state.current().clock()
@@ -175,6 +176,7 @@ def login_code(name: str) -> Response:
                     after={"method": row.name, "reason": "inactive"},
                 )
                 db.session.commit()
+                metrics.login_failed(row.name)
             return _start_again(name)
         user = found
         if user.phone_verified_at is None:

@@ -131,7 +131,12 @@ class SmsMethod(AuthMethod):
         return parse_regions(self.options.get("countries"))
 
     def resolution(self) -> Resolution:
-        return resolve(self.verifier_name)
+        """Which verifiers send this authenticator's codes; resolved once per instance (an
+        instance lives for one request), though a send asks twice."""
+        resolved: Resolution | None = self.__dict__.get("_resolution")
+        if resolved is None:
+            resolved = self.__dict__["_resolution"] = resolve(self.verifier_name)
+        return resolved
 
     def has_role(self, role: Role) -> bool:
         use_for = self.options.get("use_for") or BOTH

@@ -14,6 +14,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType, geocoder
 
 from idp import state
+from idp.abuse.destinations import voip_allowed
 from idp.phone import InvalidPhoneNumber, normalise
 
 #: Number types that can receive a text message.
@@ -49,7 +50,8 @@ def screen(raw: str, regions: Iterable[str] = ()) -> str:
     settings = state.current().settings
     e164 = normalise(raw, settings.default_region)
     number = phonenumbers.parse(e164)
-    if phonenumbers.number_type(number) not in TEXTABLE:
+    kind = phonenumbers.number_type(number)
+    if kind not in TEXTABLE and not (kind == PhoneNumberType.VOIP and voip_allowed()):
         raise InvalidPhoneNumber(
             "This number cannot receive text messages. Enter a mobile number.", field="phone"
         )

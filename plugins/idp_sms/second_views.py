@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from idp import metrics
 from idp.auth import Role, flow
 from idp.auth.views import render_second_factor_page
 from idp.errors import IdpError, MethodUnavailable, RateLimited
@@ -115,6 +116,7 @@ def second_code(name: str) -> Response:
             after={"method": row.name, "reason": str(result.outcome)},
         )
         db.session.commit()
+        metrics.login_failed(row.name)
         return _page(pending, error=result.message, status=400)
     forget(KIND)
     return redirect(flow.second_factor_done(method.amr, row), code=303)

@@ -31,7 +31,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from idp import state
+from idp import metrics, state
 from idp.abuse import lockout
 from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import (
@@ -290,13 +290,17 @@ def verify(name: str) -> Response | tuple[str, int]:
         locked = render_second_factor_page(failed=row.name, errors={"code": exc.message})
         if isinstance(locked, Response):
             return locked
-        return locked, exc.status
+        response = Response(locked, exc.status, mimetype="text/html")
+        if isinstance(exc, SignInLocked):  # like every other lock: say when to try again
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if check_code(credential, request.form.get("code", "")):
         return redirect(flow.second_factor_done(method.amr, row), code=303)
     audit.record(
         "login.failure", f"user:{login.user.id}", after={"method": row.name, "step": "second"}
     )
     db.session.commit()
+    metrics.login_failed(row.name)
     lockout.failed(key, method=row.name)
     page = render_second_factor_page(failed=row.name, errors={"code": WRONG})
     if isinstance(page, Response):

@@ -105,7 +105,7 @@ def test_the_default_check_is_the_proof_of_work_and_is_made_once_per_app(
 
     assert isinstance(check, ProofOfWork)
     assert isinstance(check, HumanCheck)
-    assert (check.name, check.difficulty) == ("pow", 18)
+    assert (check.name, check.difficulty) == ("pow", 16)
     assert load_check() is check
 
 

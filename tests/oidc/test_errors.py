@@ -3,6 +3,8 @@ URI that is not the client's."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.oidc.support import REDIRECT, Rp, make_client, pkce_pair, query_of
@@ -188,6 +190,25 @@ def test_other_response_types_are_unsupported(rp, signed_in, response_type):
     assert "code" not in error and "#" not in response.location
 
 
+@pytest.mark.parametrize(
+    "credentials",
+    [b"\xed\xa0\x80:secret", b"client:\xff\xfe", "\u00e9t\u00e9:x".encode("latin-1")],
+)
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(rp, endpoint, credentials):
+    header = "Basic " + base64.b64encode(credentials).decode()
+
+    response = rp.browser.post(
+        endpoint,
+        data={"grant_type": "authorization_code", "code": "x", "token": "x"},
+        headers={"Authorization": header},
+    )
+
+    assert response.status_code == 401, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "invalid_client" and "UTF-8" in body["error_description"]
+
+
 # -- bad clients and redirect URIs: a page, never a redirect ----------------------------------
 
 
@@ -248,6 +269,24 @@ def test_a_missing_redirect_uri_gets_an_error_page_even_with_one_registered(rp, 
     del params["redirect_uri"]
 
     _error_page(rp.browser.get("/oauth/authorize", query_string=params))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("response_type", "\u0643\u0648\u062f"),
+        ("response_type", 'code"'),
+        ("response_type", "\uffff"),
+        ("redirect_uri", REDIRECT + "/\u00e9"),
+        ("redirect_uri", REDIRECT + "\\"),
+    ],
+)
+def test_values_authlib_cannot_put_in_an_error_get_an_error_page(rp, signed_in, name, value):
+    # Authlib repeats these in error_description, which RFC 6749 limits to plain ASCII.
+    response = rp.authorize(**{name: value})
+
+    page = _error_page(response)
+    assert f"{name} may only contain printable ASCII" in page
 
 
 def test_an_error_description_is_one_line(rp, signed_in):

@@ -1,0 +1,53 @@
+"""Languages: English and Dutch, chosen by the person (a switcher on every page), else by the
+browser's Accept-Language. Flask-Babel does the translating; catalogues live in
+``translations/`` and are built by ``tools/i18n.py`` (see docs/translations.md).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, request, session
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+from idp.resources import resource_dir
+from idp.security.redirects import safe_next
+
+#: Every language Poort speaks, by code; the first is the fallback.
+LANGUAGES: dict[str, str] = {"en": "English", "nl": "Nederlands"}
+SESSION_KEY = "lang"
+
+bp = Blueprint("i18n", __name__)
+
+
+def select_language() -> str:
+    """The person's choice, else the best match for the browser, else English."""
+    chosen = session.get(SESSION_KEY) if request else None
+    if chosen in LANGUAGES:
+        return str(chosen)
+    fallback = next(iter(LANGUAGES))
+    return request.accept_languages.best_match(list(LANGUAGES), fallback) or fallback
+
+
+def current_language() -> str:
+    """The language of this request's pages (and of the texts it sends)."""
+    locale = get_locale()
+    return locale.language if locale is not None else next(iter(LANGUAGES))
+
+
+@bp.post("/language")
+def choose() -> Response:
+    """The switcher: remember the choice in the session and go back where the person was."""
+    chosen = request.form.get("lang", "")
+    if chosen in LANGUAGES:
+        session[SESSION_KEY] = chosen
+    return redirect(safe_next(request.form.get("next")) or "/", code=303)
+
+
+def init_app(app: Flask) -> None:
+    Babel(
+        app,
+        locale_selector=select_language,
+        default_translation_directories=str(resource_dir("translations")),
+    )
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
