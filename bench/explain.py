@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, func, or_, select, text
 from sqlalchemy.engine import make_url
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,6 +48,7 @@ VOLUMES = {
     "oauth_codes": 100_000,
     "oauth_tokens": 200_000,
     "audit_events": 300_000,
+    "blocked_prefixes": 200,
 }
 
 
@@ -88,7 +89,8 @@ SEED = [
                            password_hash, is_admin, active, created_at, updated_at,
                            last_login_at)
         SELECT md5('subject' || i), 'User ' || i, 'user' || i, 'user' || i || '@example.org',
-               '+316' || lpad(i::text, 8, '0'), :now - interval '30 days', NULL, false,
+               '+316' || lpad(((i::bigint * 104729) % 100000000)::text, 8, '0'),
+               :now - interval '30 days', NULL, false,
                i % 500 <> 0, :now - (i % 365) * interval '1 day', :now,
                :now - (i % 30) * interval '1 hour'
         FROM generate_series(1, :n) AS i
@@ -126,7 +128,19 @@ SEED = [
                       'withheld', 'failed'])[1 + i % 10],
                '{}'::json
         FROM generate_series(1, :n) AS i,
-             LATERAL (SELECT '+316' || lpad((1 + (i * 31) % :users)::text, 8, '0') AS phone) p
+             LATERAL (SELECT '+316' || lpad((((1 + (i * 31) % :users)::bigint * 104729) % 100000000)
+                                            ::text, 8, '0') AS phone) p
+        """,
+    ),
+    (
+        "blocked_prefixes",
+        """
+        INSERT INTO blocked_prefixes (prefix, region, blocked_at, until, sent, verified,
+                                      lifted_at, lifted_by)
+        SELECT '+3197' || lpad(i::text, 3, '0'), 'NL', :now - (i % 72) * interval '1 hour',
+               :now - (i % 72) * interval '1 hour' + interval '24 hours', 40, 1,
+               CASE WHEN i % 7 = 0 THEN :now END, NULL
+        FROM generate_series(1, :n) AS i
         """,
     ),
     (
@@ -246,12 +260,36 @@ def seed(url: str, now: datetime, scale: float) -> dict[str, int]:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
         for table, _ in SEED:
-            counts[table] = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+            # The table names are our own constants above, never input.
+            count = text(f"SELECT count(*) FROM {table}")  # noqa: S608
+            counts[table] = int(conn.execute(count).scalar_one())
+            heap, indexes = conn.execute(
+                text("SELECT pg_table_size(:t), pg_indexes_size(:t)"), {"t": table}
+            ).one()
+            SIZES[table] = (int(heap), int(indexes))
         counts["database_mb"] = int(
             conn.execute(text("SELECT pg_database_size(current_database()) / 1048576")).scalar_one()
         )
     engine.dispose()
     return counts
+
+
+#: Bytes of each seeded table: (table with TOAST, its indexes), filled in by seed().
+SIZES: dict[str, tuple[int, int]] = {}
+
+
+def sizes_table(counts: dict[str, int]) -> list[str]:
+    lines = [
+        "| Table | Rows | Table | Indexes | Bytes per row (with indexes) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for table, (heap, indexes) in SIZES.items():
+        rows = max(1, counts[table])
+        lines.append(
+            f"| `{table}` | {counts[table]:,} | {heap / 1048576:.1f} MB | "
+            f"{indexes / 1048576:.1f} MB | {(heap + indexes) / rows:,.0f} |"
+        )
+    return lines
 
 
 # -- capturing and explaining ------------------------------------------------------------------
@@ -343,22 +381,12 @@ def plans(app: Any, now: datetime) -> list[Plan]:
     from idp.auth.sessions import live_session
     from idp.extensions import db
     from idp.maintenance import prune
-    from idp.models import AuthorizationCode, Challenge, OAuthToken, SmsLogEntry, User
+    from idp.models import AuthorizationCode, OAuthToken, SmsLogEntry, User
     from idp.verification import challenges, message_log
     from idp.verification.challenges import Purpose
     from idp.verification.message_log import LogFilter
 
-    # A number with codes in the last hour, and one of its open login codes.
-    open_code = db.session.execute(
-        select(Challenge.public_id, Challenge.phone)
-        .where(
-            Challenge.purpose == "login",
-            Challenge.consumed_at.is_(None),
-            Challenge.created_at > now - timedelta(minutes=4),
-        )
-        .limit(1)
-    ).one()
-    public_id, phone = open_code
+    phone = db.session.scalar(select(User.phone).where(User.id == 42))  # has codes this week
     recipient = db.session.scalar(select(SmsLogEntry.recipient_hash).limit(1))
     found: list[Plan] = []
 
@@ -398,21 +426,24 @@ def plans(app: Any, now: datetime) -> list[Plan]:
     )
     add(
         [
-            "Challenge by public id (checking a code)",
-            "Attempt counter, one conditional UPDATE (checking a code)",
-        ],
-        "idp/verification/challenges.py check",
-        lambda: challenges.check(public_id, "000000", Purpose.LOGIN, phone=phone),
-        lambda sql: "challenges" in sql,
-    )
-    add(
-        [
             "Latest code per number and purpose: the cooldown (sending a code)",
             "Superseding the open codes of the number (sending a code)",
         ],
         "idp/verification/challenges.py issue",
         lambda: challenges.issue(Purpose.LOGIN, phone=phone),
         lambda sql: sql.startswith(("select", "update")),
+    )
+    # A code really sent a moment ago, to check.
+    public_id = challenges.issue(Purpose.LOGIN, phone=phone).challenge.public_id
+    db.session.commit()
+    add(
+        [
+            "Challenge by public id (checking a code)",
+            "Attempt counter, one conditional UPDATE (checking a code)",
+        ],
+        "idp/verification/challenges.py check",
+        lambda: challenges.check(public_id, "000000", Purpose.LOGIN, phone=phone),
+        lambda sql: "challenges" in sql,
     )
     add(
         "Prefix block and verify rate of the last hour (sending a code)",
@@ -427,6 +458,23 @@ def plans(app: Any, now: datetime) -> list[Plan]:
         ],
         "idp/abuse/db_store.py DatabaseStore.take",
         lambda: DatabaseStore().take([Window(f"num-h:{phone}", 1000, 3600)], now),
+    )
+    add(
+        "Admin user search (a copy of the statement in idp/admin/users.py)",
+        "idp/admin/users.py users",
+        lambda: db.session.scalars(
+            select(User)
+            .where(
+                or_(
+                    func.lower(User.nickname).contains("jansen", autoescape=True),
+                    User.username.contains("jansen", autoescape=True),
+                    User.email.contains("jansen", autoescape=True),
+                    User.phone.contains("jansen", autoescape=True),
+                )
+            )
+            .order_by(User.id)
+            .limit(50)
+        ).all(),
     )
     add(
         "Cost spent in the last hour (cost budgets, when set)",
@@ -516,8 +564,11 @@ def report(counts: dict[str, int], found: list[Plan], command: str) -> str:
         f"{counts.get('server_version', '?')}, SQLAlchemy {sqlalchemy.__version__}, "
         f"Python {platform.python_version()}.",
         "",
-        "Rows: " + ", ".join(f"{name} {counts[name]:,}" for name, _ in SEED)
+        "Rows: "
+        + ", ".join(f"{name} {counts[name]:,}" for name, _ in SEED)
         + f"; database {counts['database_mb']} MB.",
+        "",
+        *sizes_table(counts),
         "",
         "| # | Query | Code | Scans (index or table) | Time |",
         "| --- | --- | --- | --- | --- |",
@@ -529,7 +580,7 @@ def report(counts: dict[str, int], found: list[Plan], command: str) -> str:
     lines.append("")
     for number, item in enumerate(found, start=1):
         lines += [
-            f"#### {number}. {item.title}",
+            f"### {number}. {item.title}",
             "",
             f"`{item.where}`",
             "",

@@ -165,6 +165,8 @@ class Client:
         self.http = requests.Session()
         self.http.headers["User-Agent"] = "poort-bench/1"
         self.tally = Tally()
+        #: When the run ends (time.monotonic); shed requests are not retried past it.
+        self.deadline = time.monotonic() + config.duration
         self._timeout_error = requests.Timeout
         self._request_error = requests.RequestException
         self._fake: Any = None
@@ -188,26 +190,36 @@ class Client:
     ) -> Any:
         """One request; counts it (timed ones also by latency) and returns the response.
 
-        :raises Failed: on a timeout, a connection error, a 503 (shed) or an answer *expect*
-            does not accept.
+        A 503 with Retry-After is the server shedding load: the client counts it, waits as
+        asked, and sends the request again (a person told "try again in a moment" does so),
+        until the run's time is up. Only the answered attempt counts as latency.
+
+        :raises Failed: on a timeout, a connection error, an answer *expect* does not
+            accept, or shedding that lasts past the end of the run.
         """
         url = urljoin(self.config.target, path)
-        started = time.perf_counter()
-        try:
-            response = self.http.request(
-                method, url, timeout=self.config.timeout, allow_redirects=False, **kwargs
-            )
-        except self._timeout_error as exc:
-            self._note("timeouts", f"{what}: no answer within {self.config.timeout} s ({exc})")
-            raise Failed from exc
-        except self._request_error as exc:
-            self._note("errors", f"{what}: {type(exc).__name__}: {exc}")
-            raise Failed from exc
-        elapsed = time.perf_counter() - started
+        while True:
+            started = time.perf_counter()
+            try:
+                response = self.http.request(
+                    method, url, timeout=self.config.timeout, allow_redirects=False, **kwargs
+                )
+            except self._timeout_error as exc:
+                self._note("timeouts", f"{what}: no answer within {self.config.timeout} s")
+                raise Failed from exc
+            except self._request_error as exc:
+                self._note("errors", f"{what}: {type(exc).__name__}: {exc}")
+                raise Failed from exc
+            elapsed = time.perf_counter() - started
+            retry_after = response.headers.get("Retry-After")
+            if response.status_code != 503 or not retry_after:
+                break
+            self.tally.shed += 1
+            wait = float(retry_after) if retry_after.isdigit() else 1.0
+            if time.monotonic() + wait > self.deadline:
+                raise Failed
+            time.sleep(wait)
         self.tally.steps.setdefault(what, []).append(elapsed)
-        if response.status_code == 503 and response.headers.get("Retry-After"):
-            self._note("shed", f"{what}: 503, Retry-After {response.headers['Retry-After']}")
-            raise Failed
         if not expect(response):
             location = response.headers.get("Location", "")
             body = response.text[:160].replace("\n", " ")
@@ -504,6 +516,8 @@ def run(config: LoadConfig) -> dict[str, Any]:
     cpu_before = os.times()
     started = time.perf_counter()
     budget = _Budget(config.count, time.monotonic() + config.duration)
+    for client in clients:
+        client.deadline = budget.deadline
     server = _ServerCpu(config.server_pid)
     rounds = _Rounds(budget, config.concurrency, config.timeout * (TOKEN_ROUND + 5), server)
     if config.scenario != "token":

@@ -66,3 +66,16 @@ def workers_cpu(master: int) -> float:
         except OSError:  # ended between the listing and the read; reaped next time
             continue
     return total
+
+
+def workers_memory(master: int) -> dict[int, dict[str, int]]:
+    """VmRSS and VmHWM of every live worker of *master* (ended ones and zombies left out)."""
+    found = {}
+    for pid in children(master):
+        try:
+            memory = memory_kib(pid)
+        except OSError:
+            continue
+        if "VmRSS" in memory and "VmHWM" in memory:
+            found[pid] = memory
+    return found

@@ -57,12 +57,12 @@ class Row:
         peak_rss_kib: dict[int, int],
         delay_ms: int = 0,
     ) -> Row:
-        failures = result["errors"] + result["timeouts"] + result["shed"]
+        failures = result["errors"] + result["timeouts"]
         problems = []
         if failures:
             problems.append(
-                f"{result['errors']} errors, {result['timeouts']} timeouts, "
-                f"{result['shed']} shed (503): " + "; ".join(result["error_samples"])
+                f"{result['errors']} errors, {result['timeouts']} timeouts: "
+                + "; ".join(result["error_samples"])
             )
         units = result["units"]
         return cls(
@@ -152,7 +152,7 @@ def _rss(peaks: dict[int, int]) -> str:
 
 def table(rows: list[Row]) -> str:
     head = (
-        "| Scenario | Database | Clients | Requests | Errors | Req/s | × bare | Logins/s "
+        "| Scenario | Database | Clients | Requests | Errors | Shed | Req/s | × bare | Logins/s "
         "| p50 ms | p95 ms | p99 ms | Server CPU ms/op | Peak RSS/worker MB |"
     )
     lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
@@ -163,6 +163,7 @@ def table(rows: list[Row]) -> str:
         cpu = "–" if row.cpu_ms_per_unit is None else f"{row.cpu_ms_per_unit:.1f}"
         lines.append(
             f"| {row.label} | {row.database} | {row.concurrency} | {row.requests} | {errors} "
+            f"| {row.shed} "
             f"| {row.throughput:.0f} | {ratio} | {logins} | {_ms(row.p50_ms)} "
             f"| {_ms(row.p95_ms)} | {_ms(row.p99_ms)} | {cpu} | {_rss(row.peak_rss_kib)} |"
         )
@@ -339,7 +340,10 @@ def render(report: Report) -> str:
         "Req/s counts the timed requests: the two POSTs of an SMS login (phone, then code), "
         "the POST of a password login, the token POST, the two GETs of discovery + JWKS. "
         "Each login also opens the login page with a new session first (untimed, but inside "
-        "the wall time). × bare is Req/s over the bare Flask endpoint's at the same number "
+        "the wall time). Errors are failed or unexpected answers and timeouts (a run with "
+        "any is flagged); Shed counts 503 answers with Retry-After, after which the client "
+        "waited as asked and tried again. × bare is Req/s over the bare Flask endpoint's at "
+        "the same number "
         "of clients, in this run. Server CPU is the workers' user + system time from "
         "/proc (including workers gunicorn restarted) per op: per login, per token exchange, "
         "per discovery + JWKS pair, per bare request. Peak RSS is VmHWM per worker process.",

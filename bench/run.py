@@ -24,7 +24,7 @@ from bench.instance import (
     throwaway_postgres,
 )
 from bench.load import LoadConfig, run_in_subprocess
-from bench.procfs import children, memory_kib
+from bench.procfs import children, workers_memory
 from bench.server import (
     BARE_APP,
     POORT_APP,
@@ -375,8 +375,8 @@ class Bench:
             results: list[dict[str, Any]] = []
             for _ in range(p.memory_chunks):
                 results.append(self._load(step, server, instance, return_latencies=True))
-                samples.append({pid: memory_kib(pid)["VmRSS"] for pid in children(server.pid)})
-            peak = {pid: memory_kib(pid)["VmHWM"] for pid in children(server.pid)}
+                samples.append({pid: m["VmRSS"] for pid, m in workers_memory(server.pid).items()})
+            peak = {pid: m["VmHWM"] for pid, m in workers_memory(server.pid).items()}
             if children(server.pid) != pids:
                 self.notes.append(
                     f"{instance.database} memory run: a worker was replaced during the run."

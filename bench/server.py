@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench.load import LOOPBACK_HOST
-from bench.procfs import children, memory_kib
+from bench.procfs import children, workers_memory
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = CHECKOUT / "gunicorn.conf.py"
@@ -203,11 +203,7 @@ class MemoryWatch:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def sample(self) -> None:
-        for pid in children(self.master):
-            try:
-                memory = memory_kib(pid)
-            except (OSError, KeyError):
-                continue
+        for pid, memory in workers_memory(self.master).items():
             self.peak_kib[pid] = max(self.peak_kib.get(pid, 0), memory["VmHWM"])
             self.rss_kib[pid] = memory["VmRSS"]
 

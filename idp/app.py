@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import error_pages, i18n
+from idp import branding, error_pages, i18n
 from idp.abuse.db_store import DatabaseStore
 from idp.abuse.human_check import load_check
 from idp.abuse.redis_store import RedisStore
@@ -83,6 +83,7 @@ def create_app(
     i18n.init_app(app)
     origin.init_app(app)
     headers.init_app(app)
+    branding.init_app(app)  # brand and site_name in templates; /brand.css
     _init_login(app)
     error_pages.register(app)
     _register_blueprints(app, registry)
@@ -115,10 +116,6 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-
-    @app.context_processor
-    def site() -> dict[str, Any]:
-        return {"site_name": settings.site_name}
 
     # Forms that ask for a code call this; it renders nothing until an address needs it.
     app.jinja_env.globals["human_check_fields"] = human_check_fields

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from idp.errors import IdpError, InvalidInput
+from idp.errors import IdpError
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: "That request did not work",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed here",
-    429: "Too many attempts",
-    500: "Something went wrong",
+    400: lazy_gettext("That request did not work"),
+    401: lazy_gettext("Please sign in"),
+    403: lazy_gettext("Not allowed"),
+    404: lazy_gettext("Page not found"),
+    405: lazy_gettext("Not allowed here"),
+    429: lazy_gettext("Too many attempts"),
+    500: lazy_gettext("Something went wrong"),
 }
-SERVER_FAULT = "Something went wrong on our side. Please try again in a moment."
+SERVER_FAULT = lazy_gettext("Something went wrong on our side. Please try again in a moment.")
 
 
 def wants_json() -> bool:
@@ -37,10 +39,11 @@ def wants_json() -> bool:
 def error_response(
     status: int, code: str, message: str, retry_after: int | None = None
 ) -> Response:
+    message = str(message)  # a lazy text becomes the person's language here
     if wants_json():
         response = jsonify(error=code, message=message)
     else:
-        title = TITLES.get(status, TITLES[500 if status >= 500 else 400])
+        title = str(TITLES.get(status, TITLES[500 if status >= 500 else 400]))
         response = Response(
             render_template("error.html", status=status, title=title, message=message, code=code),
             mimetype="text/html",
@@ -51,17 +54,25 @@ def error_response(
     return response
 
 
+def _percent_encoded_query(wsgi_app: Any) -> Any:
+    """Percent-encode raw bytes beyond ASCII in the query string, as browsers do.
+
+    Werkzeug decodes the query string as strict UTF-8 (for ``request.args`` and
+    ``request.full_path``), so a raw byte that is not UTF-8, as curl can send, would be a 500
+    on every page; percent-encoded, it is read like any other odd value.
+    """
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        if not query.isascii():
+            environ["QUERY_STRING"] = "".join(c if c.isascii() else f"%{ord(c):02X}" for c in query)
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
 def register(app: Flask) -> None:
-    @app.before_request
-    def refuse_undecodable_query() -> None:
-        # Werkzeug decodes the query string as strict UTF-8 when a view reads it; browsers
-        # percent-encode, but a raw byte that is not UTF-8 would otherwise end in a 500.
-        try:
-            request.query_string.decode()
-        except UnicodeDecodeError:
-            raise InvalidInput(
-                "The address has characters that are not valid UTF-8. Check the link."
-            ) from None
+    app.wsgi_app = _percent_encoded_query(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response:
@@ -70,7 +81,7 @@ def register(app: Flask) -> None:
         if exc.status >= 500:
             if exc.public_message is None:
                 log.exception("%s: %s", exc.code, exc.message)
-                return error_response(exc.status, exc.code, SERVER_FAULT)
+                return error_response(exc.status, exc.code, str(SERVER_FAULT))
             log.warning("%s: %s", exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.user_message(), retry_after)
 
@@ -80,7 +91,9 @@ def register(app: Flask) -> None:
         return error_response(
             400,
             "csrf_failed",
-            "This form has expired or was not sent by this site. Reload the page and try again.",
+            gettext(
+                "This form has expired or was not sent by this site. Reload the page and try again."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -88,9 +101,13 @@ def register(app: Flask) -> None:
         db.session.rollback()
         status = exc.code or 500
         if status == 404:
-            message = "There is nothing at this address. Check the link, or go to the start page."
+            message = gettext(
+                "There is nothing at this address. Check the link, or go to the start page."
+            )
+        elif status == 405:
+            message = gettext("This address does not take that kind of request.")
         else:
-            message = exc.description or TITLES.get(status, "")
+            message = exc.description or str(TITLES.get(status, ""))
         response = error_response(status, exc.name.lower().replace(" ", "_"), message)
         if status == 405 and exc.get_response().headers.get("Allow"):
             response.headers["Allow"] = exc.get_response().headers["Allow"]
@@ -100,4 +117,4 @@ def register(app: Flask) -> None:
     def server_error(exc: Exception) -> Response:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "server_error", SERVER_FAULT)
+        return error_response(500, "server_error", str(SERVER_FAULT))

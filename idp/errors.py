@@ -26,6 +26,9 @@ inventing their own roots.
 
 from __future__ import annotations
 
+from flask_babel import gettext, lazy_gettext
+from flask_babel.speaklater import LazyString
+
 
 class IdpError(Exception):
     """Base of every error Poort raises on purpose."""
@@ -34,8 +37,15 @@ class IdpError(Exception):
     status: int = 500
     #: Shown to the user instead of the exception text when the text is for admins only.
     public_message: str | None = None
+    #: The message when the raiser gives none, in the person's language (made when the error
+    #: is raised; English outside a request). Only a class's own counts: a subclass without
+    #: one says its docstring (English, for admins and logs), as every class does by default.
+    default_message: LazyString | None = None
 
     def __init__(self, message: str = "", **context: object) -> None:
+        own_default = vars(type(self)).get("default_message")
+        if not message and own_default is not None:
+            message = str(own_default)
         super().__init__(message or self.__class__.__doc__ or self.code)
         self.message = message or (self.__class__.__doc__ or self.code).strip()
         self.context = context
@@ -82,6 +92,7 @@ class NotFound(IdpError):
 
     code = "not_found"
     status = 404
+    default_message = lazy_gettext("The page or object does not exist, or is switched off.")
 
 
 class Forbidden(IdpError):
@@ -89,6 +100,7 @@ class Forbidden(IdpError):
 
     code = "forbidden"
     status = 403
+    default_message = lazy_gettext("You are signed in, but this is not yours to see or change.")
 
 
 class Unauthenticated(IdpError):
@@ -96,6 +108,7 @@ class Unauthenticated(IdpError):
 
     code = "login_required"
     status = 401
+    default_message = lazy_gettext("Sign in to continue.")
 
 
 class AuthFlowError(IdpError):
@@ -103,18 +116,23 @@ class AuthFlowError(IdpError):
 
     code = "auth_flow_error"
     status = 400
+    default_message = lazy_gettext("The login cannot continue.")
 
 
 class FlowExpired(AuthFlowError):
     """The login took too long or was already finished; please start again."""
 
     code = "flow_expired"
+    default_message = lazy_gettext(
+        "The login took too long or was already finished; please start again."
+    )
 
 
 class MethodUnavailable(AuthFlowError):
     """This way of signing in is not available."""
 
     code = "method_unavailable"
+    default_message = lazy_gettext("This way of signing in is not available.")
 
 
 class RateLimited(AuthFlowError):
@@ -124,7 +142,9 @@ class RateLimited(AuthFlowError):
     status = 429
 
     def __init__(self, message: str = "", *, retry_after: int) -> None:
-        super().__init__(message or f"Too many attempts. Try again in {retry_after} s.")
+        super().__init__(
+            message or gettext("Too many attempts. Try again in %(wait)s s.", wait=retry_after)
+        )
         self.retry_after = retry_after
 
 

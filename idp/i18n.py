@@ -5,8 +5,8 @@ browser's Accept-Language. Flask-Babel does the translating; catalogues live in
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, request, session
-from flask_babel import Babel, get_locale
+from flask import Blueprint, Flask, has_request_context, redirect, request, session
+from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
 from idp.resources import resource_dir
@@ -20,11 +20,16 @@ bp = Blueprint("i18n", __name__)
 
 
 def select_language() -> str:
-    """The person's choice, else the best match for the browser, else English."""
-    chosen = session.get(SESSION_KEY) if request else None
+    """The person's choice, else the best match for the browser, else English.
+
+    Outside a request (the command line, the worker) there is nobody to ask: English.
+    """
+    fallback = next(iter(LANGUAGES))
+    if not has_request_context():
+        return fallback
+    chosen = session.get(SESSION_KEY)
     if chosen in LANGUAGES:
         return str(chosen)
-    fallback = next(iter(LANGUAGES))
     return request.accept_languages.best_match(list(LANGUAGES), fallback) or fallback
 
 
@@ -32,6 +37,13 @@ def current_language() -> str:
     """The language of this request's pages (and of the texts it sends)."""
     locale = get_locale()
     return locale.language if locale is not None else next(iter(LANGUAGES))
+
+
+def translated(text: str | None) -> str:
+    """A text kept as written, such as an authenticator's title: its translation when the
+    catalogues have it (a plugin's default title, marked for extraction where it is defined),
+    else the text itself. Never formatted, so a ``%`` in an admin's title is harmless."""
+    return gettext(text) if text else ""
 
 
 @bp.post("/language")
@@ -51,3 +63,4 @@ def init_app(app: Flask) -> None:
     )
     app.register_blueprint(bp)
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
+    app.jinja_env.filters["translated"] = translated

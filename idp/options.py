@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, PasswordField
 from wtforms.fields import BooleanField
+from wtforms.meta import DefaultMeta
 
 from idp.security.secret_box import SecretBox
 
@@ -22,8 +25,28 @@ from idp.security.secret_box import SecretBox
 SEALED = "$sealed"
 
 
+class _Meta(DefaultMeta):
+    """WTForms' own messages ("This field is required.") in the language of the page; English
+    outside a request (the command line, poort.toml)."""
+
+    def get_translations(self, form: Any) -> Any:
+        locale = get_locale()
+        language = locale.language if locale is not None else "en"
+        self.locales = False if language == "en" else [language]
+        try:
+            return super().get_translations(form)
+        except OSError:  # WTForms has no catalogue for this language: its English
+            return None
+
+
 class OptionsForm(Form):
-    """Base class of a plugin's options form. Subclass it and add fields."""
+    """Base class of a plugin's options form. Subclass it and add fields.
+
+    Labels, descriptions and messages given at import time are ``lazy_gettext`` texts, so the
+    admin panel shows them in the admin's language.
+    """
+
+    Meta = _Meta
 
 
 class SecretField(PasswordField):
@@ -96,7 +119,9 @@ def validate_options(
         known = {field.short_name for field in blank}
         for key in sorted(set(formdata) - known):
             expected = ", ".join(sorted(known)) or "none"
-            errors[key] = [f"Unknown option (this method takes: {expected})."]
+            errors[key] = [
+                _("Unknown option (this method takes: %(expected)s).", expected=expected)
+            ]
         # A key left out keeps its stored value or the field's default (a browser sends them all).
         typed = {f.short_name: f.data for f in blank if not isinstance(f, SecretField)}
         typed.update(formdata)
@@ -104,7 +129,10 @@ def validate_options(
     form = bind_form(form_cls, stored, formdata)
     stored = stored or {}
     if not form.validate():
-        errors.update({name.removeprefix("options-"): list(e) for name, e in form.errors.items()})
+        # str(): a message given at import time is a lazy text; callers join them.
+        errors.update(
+            {name.removeprefix("options-"): [str(m) for m in e] for name, e in form.errors.items()}
+        )
     result: dict[str, Any] = {}
     for field in form:
         key = field.short_name
@@ -115,7 +143,7 @@ def validate_options(
                 result[key] = stored[key]
                 errors.pop(key, None)  # left blank on purpose: the stored secret stays
             elif field.flags.required:
-                errors[key] = ["This secret is required."]
+                errors[key] = [_("This secret is required.")]
         elif isinstance(field, BooleanField):
             result[key] = bool(field.data)
         else:

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "sms_allow_voip": False,
     # verifier name -> {"per_hour", "per_day", "cost_per_hour", "cost_per_day"} overrides
     "verifier_budgets": {},
+    # idp.branding: {"name", "logo_url", "colour"}; a missing key keeps its default
+    "branding": {},
 }
 
 

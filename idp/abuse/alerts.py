@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import url_for
+from flask_babel import gettext as _
 
 from idp.abuse import controls, limits, prefixes, sending
 
@@ -26,54 +27,85 @@ class Alert:
     level: str = "error"
 
 
-def _budget_alerts(usage: list[controls.Usage], whose: str, kind: str, anchor: str) -> list[Alert]:
+def _spent_message(window: controls.Usage, verifier: str | None) -> str:
+    values = {"used": window.used, "limit": window.limit, "window": window.window}
+    if verifier is None:
+        return _(
+            "The global budget is spent: %(used)s of %(limit)s codes %(window)s. New codes are "
+            "refused until it has room again or an admin resets it.",
+            **values,
+        )
+    return _(
+        "The budget of verifier %(name)s is spent: %(used)s of %(limit)s codes %(window)s. New "
+        "codes are refused until it has room again or an admin resets it.",
+        name=verifier,
+        **values,
+    )
+
+
+def _nearly_spent_message(window: controls.Usage, verifier: str | None) -> str:
+    values = {"used": window.used, "limit": window.limit, "window": window.window}
+    if verifier is None:
+        return _(
+            "The global budget is nearly spent: %(used)s of %(limit)s codes %(window)s.", **values
+        )
+    return _(
+        "The budget of verifier %(name)s is nearly spent: %(used)s of %(limit)s codes %(window)s.",
+        name=verifier,
+        **values,
+    )
+
+
+def _budget_alerts(
+    usage: list[controls.Usage], verifier: str | None, kind: str, anchor: str
+) -> list[Alert]:
+    """Alerts of the global budget (*verifier* None) or of a verifier's."""
     link = url_for("admin.limits", _anchor=anchor)
     for window in usage:  # the hour first: when both are spent, one alert is enough
         if window.spent:
-            return [
-                Alert(
-                    kind,
-                    f"{whose} is spent: {window.used} of {window.limit} codes {window.label}. "
-                    "New codes are refused until it has room again or an admin resets it.",
-                    link,
-                )
-            ]
+            return [Alert(kind, _spent_message(window, verifier), link)]
     return [
-        Alert(
-            kind,
-            f"{whose} is nearly spent: {window.used} of {window.limit} codes {window.label}.",
-            link,
-            "warning",
-        )
+        Alert(kind, _nearly_spent_message(window, verifier), link, "warning")
         for window in usage
         if window.percent >= WARN_PERCENT
     ][:1]
 
 
-def _spend_alerts(spend: list[controls.Spend], whose: str) -> list[Alert]:
+def _spend_alerts(spend: list[controls.Spend], verifier: str | None) -> list[Alert]:
+    """Alerts of the global cost budget (*verifier* None) or of a verifier's."""
     for window in spend:
         if window.over:
-            return [
-                Alert(
-                    "cost_budget",
-                    f"{whose} cost budget is spent: {window.spent:.2f} of {window.budget} "
-                    f"{window.label}. New codes are refused until the spend leaves the window.",
-                    url_for("admin.limits", _anchor="budgets"),
+            values = {
+                "spent": f"{window.spent:.2f}",
+                "budget": window.budget,
+                "window": window.window,
+            }
+            if verifier is None:
+                message = _(
+                    "The global cost budget is spent: %(spent)s of %(budget)s %(window)s. New "
+                    "codes are refused until the spend leaves the window.",
+                    **values,
                 )
-            ]
+            else:
+                message = _(
+                    "Verifier %(name)s's cost budget is spent: %(spent)s of %(budget)s "
+                    "%(window)s. New codes are refused until the spend leaves the window.",
+                    name=verifier,
+                    **values,
+                )
+            return [Alert("cost_budget", message, url_for("admin.limits", _anchor="budgets"))]
     return []
 
 
 def open_alerts() -> list[Alert]:
     """Spent (or nearly spent) budgets, then every prefix blocked now."""
-    found = _budget_alerts(controls.global_usage(), "The global budget", "budget", "budgets")
+    found = _budget_alerts(controls.global_usage(), None, "budget", "budgets")
     values = limits.current()
     if values["global_cost_per_hour"] or values["global_cost_per_day"]:
-        found += _spend_alerts(controls.global_spend(), "The global")
+        found += _spend_alerts(controls.global_spend(), None)
     for channel in controls.channels(enabled_only=True):
-        whose = f"The budget of verifier {channel.name}"
         found += _budget_alerts(
-            controls.verifier_usage(channel.name), whose, "verifier_budget", "verifiers"
+            controls.verifier_usage(channel.name), channel.name, "verifier_budget", "verifiers"
         )
         budget = sending.verifier_budget(channel.name)
         if channel.verifier_id is not None and (budget["cost_per_hour"] or budget["cost_per_day"]):
@@ -81,17 +113,27 @@ def open_alerts() -> list[Alert]:
                 controls.spend(
                     budget["cost_per_hour"], budget["cost_per_day"], channel.verifier_id
                 ),
-                f"Verifier {channel.name}'s",
+                channel.name,
             )
     for block in prefixes.blocked_now():
-        where = f" ({controls.country_name(block.region)})" if block.region else ""
-        found.append(
-            Alert(
-                "prefix",
-                f"Numbers starting {block.prefix}{where} get no codes until "
-                f"{block.until:%Y-%m-%d %H:%M} UTC: {block.verified} of {block.sent} codes "
-                "sent there in an hour were used.",
-                url_for("admin.limits", _anchor="prefixes"),
+        values = {
+            "prefix": block.prefix,
+            "until": f"{block.until:%Y-%m-%d %H:%M}",
+            "verified": block.verified,
+            "sent": block.sent,
+        }
+        if block.region:
+            message = _(
+                "Numbers starting %(prefix)s (%(country)s) get no codes until %(until)s UTC: "
+                "%(verified)s of %(sent)s codes sent there in an hour were used.",
+                country=controls.country_name(block.region),
+                **values,
             )
-        )
+        else:
+            message = _(
+                "Numbers starting %(prefix)s get no codes until %(until)s UTC: %(verified)s of "
+                "%(sent)s codes sent there in an hour were used.",
+                **values,
+            )
+        found.append(Alert("prefix", message, url_for("admin.limits", _anchor="prefixes")))
     return found

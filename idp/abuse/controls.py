@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 import phonenumbers
+from flask_babel import get_locale, lazy_gettext
+from flask_babel import gettext as _
 from phonenumbers import geocoder
 from sqlalchemy import select
 
@@ -33,23 +35,25 @@ BUDGET_FIELDS = ("per_hour", "per_day", "cost_per_hour", "cost_per_day")
 
 #: Regions the phone-number metadata has no example number (so no name) for.
 _REGION_NAMES = {
-    "AC": "Ascension Island",
-    "BL": "Saint Barthélemy",
-    "EH": "Western Sahara",
-    "MF": "Saint Martin",
-    "TA": "Tristan da Cunha",
-    "XK": "Kosovo",
+    "AC": lazy_gettext("Ascension Island"),
+    "BL": lazy_gettext("Saint Barthélemy"),
+    "EH": lazy_gettext("Western Sahara"),
+    "MF": lazy_gettext("Saint Martin"),
+    "TA": lazy_gettext("Tristan da Cunha"),
+    "XK": lazy_gettext("Kosovo"),
 }
 
 
 def country_name(region: str | None) -> str:
-    """ "Belgium" for "BE"; the code itself when no name is known."""
+    """ "Belgium" for "BE" ("België" for a Dutch page); the code itself when no name is known."""
     if not region:
         return ""
     if region in _REGION_NAMES:
-        return _REGION_NAMES[region]
+        return str(_REGION_NAMES[region])
+    locale = get_locale()
+    language = locale.language if locale is not None else "en"
     example = phonenumbers.example_number(region)
-    name = geocoder.country_name_for_number(example, "en") if example is not None else ""
+    name = geocoder.country_name_for_number(example, language) if example is not None else ""
     return name or region
 
 
@@ -88,7 +92,7 @@ def channel(name: str) -> Channel:
     for found in channels():
         if found.name == name:
             return found
-    raise NotFound(f"There is no verifier called {name!r}.")
+    raise NotFound(_("There is no verifier called %(name)s.", name=repr(name)))
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,18 @@ class Usage:
     def percent(self) -> int:
         return min(100, round(100 * self.used / self.limit)) if self.limit else 0
 
+    @property
+    def window(self) -> str:
+        """The label in the admin's language."""
+        return window_text(self.label)
+
 
 _LABELS = {sending.HOUR: "this hour", sending.DAY: "in 24 hours"}
+
+
+def window_text(label: str) -> str:
+    """A budget window's label ("this hour", "in 24 hours") in the admin's language."""
+    return {"this hour": _("this hour"), "in 24 hours": _("in 24 hours")}.get(label, label)
 
 
 def _usage(windows: list[Window]) -> list[Usage]:
@@ -139,6 +153,11 @@ class Spend:
     @property
     def over(self) -> bool:
         return bool(self.budget) and self.spent >= self.budget
+
+    @property
+    def window(self) -> str:
+        """The label in the admin's language."""
+        return window_text(self.label)
 
 
 def spend(per_hour: int, per_day: int, verifier_id: int | None = None) -> list[Spend]:
@@ -221,10 +240,12 @@ def parse_verifier_budget(
         try:
             number = int(text)
         except ValueError:
-            errors[field] = "Enter a whole number."
+            errors[field] = _("Enter a whole number.")
             continue
         if not limit.low <= number <= limit.high:
-            errors[field] = f"Enter a number from {limit.low} to {limit.high}."
+            errors[field] = _(
+                "Enter a number from %(low)s to %(high)s.", low=limit.low, high=limit.high
+            )
             continue
         values[field] = number
     if not errors:
@@ -232,7 +253,7 @@ def parse_verifier_budget(
         hour = values.get("per_hour", defaults["verifier_per_hour"])
         day = values.get("per_day", defaults["verifier_per_day"])
         if day < hour:
-            errors["per_day"] = "Cannot be lower than the hourly budget."
+            errors["per_day"] = _("Cannot be lower than the hourly budget.")
     return values, errors
 
 
@@ -270,9 +291,9 @@ def parse_countries(text: str) -> tuple[list[str], str | None]:
         elif code not in unknown:
             unknown.append(code)
     if unknown:
-        return [], (
-            f"Not a country code: {', '.join(unknown[:5])}. "
-            "Use two-letter ISO 3166 codes such as NL, BE or DE."
+        return [], _(
+            "Not a country code: %(codes)s. Use two-letter ISO 3166 codes such as NL, BE or DE.",
+            codes=", ".join(unknown[:5]),
         )
     return chosen, None
 

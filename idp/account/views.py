@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -89,11 +90,11 @@ def confirm() -> Response | tuple[str, int]:
             ok = state.current().passwords.verify(
                 user.password_hash, request.form.get("password", "")[:1024]
             )
-            message = "That password is not right."
+            message = gettext("That password is not right.")
         elif way == reauth.RECOVERY:
             method = reauth.RECOVERY
             ok = recovery.use(user, request.form.get("code", ""))
-            message = "That recovery code is not right, or it was used before."
+            message = gettext("That recovery code is not right, or it was used before.")
             if ok:
                 audit.record(
                     "recovery.used",
@@ -101,12 +102,15 @@ def confirm() -> Response | tuple[str, int]:
                     after={"during": "confirm", "remaining": recovery.remaining(user)},
                 )
         else:
-            raise InvalidInput("Choose how to confirm it's you.", field="with")
+            raise InvalidInput(gettext("Choose how to confirm it's you."), field="with")
         if ok:
             reauth.record(method)
             audit.record("reauth.success", _target(user), after={"with": method})
             db.session.commit()
-            flash("Thank you. You can change how you sign in for the next 5 minutes.", "success")
+            flash(
+                gettext("Thank you. You can change how you sign in for the next 5 minutes."),
+                "success",
+            )
             return redirect(next_url, code=303)
         audit.record("reauth.failure", _target(user), after={"with": method})
         db.session.commit()
@@ -140,7 +144,7 @@ def recovery_codes() -> Response:
     """New recovery codes, shown once: reloading the page does not show them again."""
     shown = recovery.take_shown()
     if shown is None:
-        flash("Recovery codes are shown only once, when they are made.", "warning")
+        flash(gettext("Recovery codes are shown only once, when they are made."), "warning")
         return redirect(url_for("account.index"), code=303)
     codes, then = shown
     response = make_response(
@@ -157,7 +161,7 @@ def regenerate_recovery_codes() -> Response:
     """Replace every recovery code with ten new ones (needs a fresh proof)."""
     user = _user()
     if not reauth.fresh():
-        flash("Confirm it's you first.", "warning")
+        flash(gettext("Confirm it's you first."), "warning")
         return redirect(reauth.confirm_url(url_for("account.index")), code=303)
     before = recovery.remaining(user)
     codes = recovery.regenerate(user)
@@ -186,7 +190,9 @@ def sign_out_others() -> Response:
     audit.record("sessions.signed_out_others", _target(user), after={"count": count})
     db.session.commit()
     flash(
-        "You are signed out everywhere else." if count else "There were no other sessions.",
+        gettext("You are signed out everywhere else.")
+        if count
+        else gettext("There were no other sessions."),
         "success",
     )
     return redirect(url_for("account.index"), code=303)

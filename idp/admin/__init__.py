@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -17,7 +18,7 @@ def require_admin() -> Response | None:
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if not current_user.is_admin:
-        raise Forbidden("The admin panel is for administrators only.")
+        raise Forbidden(_("The admin panel is for administrators only."))
     return None
 
 
@@ -25,6 +26,7 @@ def require_admin() -> Response | None:
 from idp.admin import (  # noqa: E402
     audit_log,
     authenticators,
+    branding,
     clients,
     dashboard,
     limits,
@@ -39,6 +41,7 @@ from idp.admin import (  # noqa: E402
 __all__ = [
     "audit_log",
     "authenticators",
+    "branding",
     "bp",
     "clients",
     "dashboard",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,7 @@ from idp.auth.authenticators import (
 )
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
+from idp.i18n import translated
 from idp.models import Authenticator
 from idp.options import OptionsInvalid, bind_form, secret_names, validate_options
 from idp.security import audit
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 def _get(name: str) -> Authenticator:
     row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
     if row is None:
-        raise NotFound("There is no authenticator with that name.")
+        raise NotFound(_("There is no authenticator with that name."))
     return row
 
 
@@ -52,7 +54,7 @@ def _notice(row: Authenticator) -> str | None:
         return method_for(row).admin_notice()
     except Exception:  # a plugin's bug must not take the list down
         log.exception("admin_notice of authenticator %s failed", row.name)
-        return "The plugin could not report its status; see the log."
+        return _("The plugin could not report its status; see the log.")
 
 
 @bp.route("/authenticators/new", methods=["GET", "POST"])
@@ -82,7 +84,10 @@ def authenticator_new() -> Response | tuple[str, int] | str:
             errors.update({f"options-{k}": v for k, v in exc.errors.items()})
         else:
             flash(
-                f"Authenticator {row.name} created. Enable it to show it on the login page.",
+                _(
+                    "Authenticator %(name)s created. Enable it to show it on the login page.",
+                    name=row.name,
+                ),
                 "success",
             )
             return redirect(url_for("admin.authenticators"), code=303)
@@ -106,7 +111,13 @@ def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
     row = _get(name)
     cls = s.registry.auth_method(row.method)
     if cls is None:
-        flash(f"The plugin {row.method!r} is not loaded; its options cannot be edited.", "error")
+        flash(
+            _(
+                "The plugin %(plugin)s is not loaded; its options cannot be edited.",
+                plugin=repr(row.method),
+            ),
+            "error",
+        )
         return redirect(url_for("admin.authenticators"))
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -114,7 +125,7 @@ def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
         try:
             title = request.form.get("title", "").strip() or cls.title
             if len(title) > 80:
-                raise InvalidInput("Use at most 80 characters.", field="title")
+                raise InvalidInput(_("Use at most 80 characters."), field="title")
             options = validate_options(cls.options_form, request.form, s.secret_box, row.options)
             new_name = check_name(request.form.get("name", row.name), existing=row)
         except InvalidInput as exc:
@@ -130,7 +141,7 @@ def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
                 after=public_view(row),
             )
             db.session.commit()
-            flash(f"Authenticator {row.name} saved.", "success")
+            flash(_("Authenticator %(name)s saved.", name=row.name), "success")
             return redirect(url_for("admin.authenticators"), code=303)
     form = bind_form(
         cls.options_form, row.options, formdata=request.form if request.method == "POST" else None
@@ -153,7 +164,14 @@ def authenticator_set_enabled(name: str) -> Response:
     row = _get(name)
     enable = request.form.get("enabled") == "1"
     if enable and state.current().registry.auth_method(row.method) is None:
-        flash(f"The plugin {row.method!r} is not loaded, so {row.name} cannot be enabled.", "error")
+        flash(
+            _(
+                "The plugin %(plugin)s is not loaded, so %(name)s cannot be enabled.",
+                plugin=repr(row.method),
+                name=row.name,
+            ),
+            "error",
+        )
         return redirect(url_for("admin.authenticators"), code=303)
     if row.enabled != enable:
         before = public_view(row)
@@ -165,7 +183,13 @@ def authenticator_set_enabled(name: str) -> Response:
             after=public_view(row),
         )
         db.session.commit()
-    flash(f"{row.title} is now {'enabled' if enable else 'disabled'}.", "success")
+    title = translated(row.title)
+    flash(
+        _("%(name)s is now enabled.", name=title)
+        if enable
+        else _("%(name)s is now disabled.", name=title),
+        "success",
+    )
     return redirect(url_for("admin.authenticators"), code=303)
 
 
@@ -198,5 +222,5 @@ def authenticator_delete(name: str) -> Response:
     audit.record("authenticator.delete", f"authenticator:{row.name}", before=public_view(row))
     db.session.delete(row)
     db.session.commit()
-    flash(f"Authenticator {name} deleted.", "success")
+    flash(_("Authenticator %(name)s deleted.", name=name), "success")
     return redirect(url_for("admin.authenticators"), code=303)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -154,7 +155,14 @@ def client_new() -> Any:
     audit.record("client.create", _target(row), after=clients.public_view(row))
     db.session.commit()
     if secret is None:
-        flash(f"Application {row.name} registered. Its client id is {row.client_id}.", "success")
+        flash(
+            _(
+                "Application %(name)s registered. Its client id is %(client_id)s.",
+                name=row.name,
+                client_id=row.client_id,
+            ),
+            "success",
+        )
         return redirect(url_for("admin.client_edit", client_id=row.client_id), code=303)
     return _secret_page(row, secret, created=True)
 
@@ -177,7 +185,7 @@ def client_edit(client_id: str) -> Any:
     if after != before:
         audit.record("client.update", _target(row), before=before, after=after)
     db.session.commit()
-    flash(f"Application {row.name} saved.", "success")
+    flash(_("Application %(name)s saved.", name=row.name), "success")
     return redirect(url_for("admin.clients"), code=303)
 
 
@@ -208,8 +216,11 @@ def client_set_enabled(client_id: str) -> Response:
             after=clients.public_view(row),
         )
         db.session.commit()
-    message = "can sign people in again" if enable else "is disabled; its tokens were revoked"
-    flash(f"{row.name} {message}.", "success")
+    if enable:
+        message = _("%(name)s can sign people in again.", name=row.name)
+    else:
+        message = _("%(name)s is disabled; its tokens were revoked.", name=row.name)
+    flash(message, "success")
     return redirect(url_for("admin.clients"), code=303)
 
 
@@ -220,5 +231,5 @@ def client_delete(client_id: str) -> Response:
     audit.record("client.delete", _target(row), before=clients.public_view(row))
     clients.delete_client(row)
     db.session.commit()
-    flash(f"Application {name} deleted, with its tokens and consents.", "success")
+    flash(_("Application %(name)s deleted, with its tokens and consents.", name=name), "success")
     return redirect(url_for("admin.clients"), code=303)

@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
@@ -144,9 +146,14 @@ def limit_save() -> Response | tuple[str, int]:
             after={name: values[name] for name in changed},
         )
         db.session.commit()
-        flash(f"Limits saved ({len(changed)} changed).", "success")
+        flash(
+            ngettext(
+                "Limits saved (%(num)d changed).", "Limits saved (%(num)d changed).", len(changed)
+            ),
+            "success",
+        )
     else:
-        flash("Nothing changed.", "success")
+        flash(_("Nothing changed."), "success")
     return _back("limits")
 
 
@@ -160,9 +167,9 @@ def limit_budget() -> Response | tuple[str, int]:
         return _page(400, budget_errors={name: errors}, budget_form={name: submitted})
     if controls.save_verifier_budget(name, values, actor_id=current_user.id):
         db.session.commit()
-        flash(f"Budget of {name} saved.", "success")
+        flash(_("Budget of %(name)s saved.", name=name), "success")
     else:
-        flash("Nothing changed.", "success")
+        flash(_("Nothing changed."), "success")
     return _back("verifiers")
 
 
@@ -171,12 +178,22 @@ def limit_reset() -> Response:
     name = request.form.get("verifier") or None
     before = controls.reset_budget(name)
     db.session.commit()
-    whose = "The global budget" if name is None else f"The budget of {name}"
-    flash(
-        f"{whose} was reset ({before['hour']} codes this hour, {before['day']} in 24 hours "
-        "forgotten).",
-        "success",
-    )
+    if name is None:
+        message = _(
+            "The global budget was reset (%(hour)s codes this hour, %(day)s in 24 hours "
+            "forgotten).",
+            hour=before["hour"],
+            day=before["day"],
+        )
+    else:
+        message = _(
+            "The budget of %(name)s was reset (%(hour)s codes this hour, %(day)s in 24 hours "
+            "forgotten).",
+            name=name,
+            hour=before["hour"],
+            day=before["day"],
+        )
+    flash(message, "success")
     return _back("budgets" if name is None else "verifiers")
 
 
@@ -190,10 +207,10 @@ def limit_destinations() -> Response | tuple[str, int]:
         countries, request.form.get("allow_voip") == "1", actor_id=current_user.id
     )
     if before is None:
-        flash("Nothing changed.", "success")
+        flash(_("Nothing changed."), "success")
     else:
         db.session.commit()
-        flash("Where codes may go is saved.", "success")
+        flash(_("Where codes may go is saved."), "success")
     return _back("destinations")
 
 
@@ -202,9 +219,9 @@ def limit_lift(block_id: int) -> Response:
     row = prefixes.lift(block_id, actor_id=current_user.id)
     if row is None:
         if db.session.get(BlockedPrefix, block_id) is None:
-            raise NotFound("There is no such block.")
-        flash("That block had ended already.", "success")
+            raise NotFound(_("There is no such block."))
+        flash(_("That block had ended already."), "success")
         return _back("prefixes")
     db.session.commit()
-    flash(f"Numbers starting {row.prefix} get codes again.", "success")
+    flash(_("Numbers starting %(prefix)s get codes again.", prefix=row.prefix), "success")
     return _back("prefixes")

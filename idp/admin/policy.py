@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -35,7 +36,7 @@ def policy_save() -> Response | tuple[str, int]:
             policies=list(SecondFactorPolicy),
             current=current_policy(),
             second_factors=enabled_authenticators(Role.SECOND_FACTOR),
-            error="Choose one of the policies.",
+            error=_("Choose one of the policies."),
         )
         return page, 400
     before = current_policy()
@@ -48,5 +49,5 @@ def policy_save() -> Response | tuple[str, int]:
             after={"second_factor_policy": chosen.value},
         )
         db.session.commit()
-        flash(f"Sign-in policy saved: {chosen.label}.", "success")
+        flash(_("Sign-in policy saved: %(policy)s.", policy=chosen.label), "success")
     return redirect(url_for("admin.policy"), code=303)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -41,7 +42,7 @@ def _date(raw: str, field: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput("Enter a date as YYYY-MM-DD.", field=field) from None
+        raise InvalidInput(_("Enter a date as YYYY-MM-DD."), field=field) from None
 
 
 def parse_filter(
@@ -62,11 +63,11 @@ def parse_filter(
             days[key] = None
     since, until = days["from"], days["to"]
     if since is not None and until is not None and until < since:
-        errors["to"] = ["The end date is before the start date."]
+        errors["to"] = [_("The end date is before the start date.")]
         until = None
     status = raw["status"] or None
     if status is not None and status not in STATUSES:
-        errors["status"] = [f"Choose one of: {', '.join(STATUSES)}."]
+        errors["status"] = [_("Choose one of: %(choices)s.", choices=", ".join(STATUSES))]
         status = None
     recipient_hash = None
     if raw["recipient"]:
@@ -80,7 +81,9 @@ def parse_filter(
         if _HASH.fullmatch(args.get("rh", "")):
             recipient_hash = args["rh"]
         else:
-            errors["recipient"] = ["This recipient search link is damaged; type the number again."]
+            errors["recipient"] = [
+                _("This recipient search link is damaged; type the number again.")
+            ]
     log_filter = LogFilter(
         since=since,
         until=until,
@@ -117,7 +120,7 @@ def sms_log() -> tuple[str, int]:
         raw=raw,
         args=link_args(raw, log_filter),
         searched=(
-            message_log.masked_recipient(log_filter.recipient_hash) or "a number not in the log"
+            message_log.masked_recipient(log_filter.recipient_hash) or _("a number not in the log")
             if log_filter.recipient_hash and not raw["recipient"]
             else None
         ),
@@ -132,7 +135,7 @@ def sms_log() -> tuple[str, int]:
 
 @bp.get("/sms-log.csv")
 def sms_log_csv() -> Response:
-    log_filter, _, errors = parse_filter(request.args)
+    log_filter, _raw, errors = parse_filter(request.args)
     if errors:
         field, messages = next(iter(errors.items()))
         raise InvalidInput(f"{field}: {' '.join(messages)}", field=field)

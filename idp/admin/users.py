@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
@@ -22,7 +24,7 @@ from idp.security import audit
 def _get(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("There is no such user.")
+        raise NotFound(_("There is no such user."))
     return user
 
 
@@ -70,7 +72,7 @@ def user_set_active(user_id: int) -> Response:
     user = _get(user_id)
     active = request.form.get("active") == "1"
     if user.id == current_user.id and not active:
-        flash("You cannot deactivate your own account.", "error")
+        flash(_("You cannot deactivate your own account."), "error")
         return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
     before = _flags(user)
     user.active = active
@@ -83,7 +85,12 @@ def user_set_active(user_id: int) -> Response:
         after=_flags(user),
     )
     db.session.commit()
-    flash(f"{user.display_name} is now {'active' if active else 'deactivated'}.", "success")
+    flash(
+        _("%(name)s is now active.", name=user.display_name)
+        if active
+        else _("%(name)s is now deactivated.", name=user.display_name),
+        "success",
+    )
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
 
@@ -92,7 +99,7 @@ def user_set_admin(user_id: int) -> Response:
     user = _get(user_id)
     make_admin = request.form.get("is_admin") == "1"
     if user.id == current_user.id and not make_admin:
-        flash("You cannot remove your own admin rights; ask another admin.", "error")
+        flash(_("You cannot remove your own admin rights; ask another admin."), "error")
         return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
     before = _flags(user)
     user.is_admin = make_admin
@@ -104,7 +111,9 @@ def user_set_admin(user_id: int) -> Response:
     )
     db.session.commit()
     flash(
-        f"{user.display_name} {'is now an admin' if make_admin else 'is no longer an admin'}.",
+        _("%(name)s is now an admin.", name=user.display_name)
+        if make_admin
+        else _("%(name)s is no longer an admin.", name=user.display_name),
         "success",
     )
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
@@ -116,7 +125,15 @@ def user_revoke_sessions(user_id: int) -> Response:
     count = revoke_sessions(UserSession.user_id == user.id, now=state.current().clock())
     audit.record("user.revoke_sessions", f"user:{user.id}", after={"sessions_revoked": count})
     db.session.commit()
-    flash(f"Signed {user.display_name} out of {count} session(s).", "success")
+    flash(
+        ngettext(
+            "Signed %(name)s out of %(num)d session.",
+            "Signed %(name)s out of %(num)d sessions.",
+            count,
+            name=user.display_name,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)
 
 
@@ -126,5 +143,13 @@ def user_unlock(user_id: int) -> Response:
     user = _get(user_id)
     failures = controls.unlock_user(user)
     db.session.commit()
-    flash(f"{user.display_name} is unlocked ({failures} failed sign-ins cleared).", "success")
+    flash(
+        ngettext(
+            "%(name)s is unlocked (%(num)d failed sign-in cleared).",
+            "%(name)s is unlocked (%(num)d failed sign-ins cleared).",
+            failures,
+            name=user.display_name,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.user_detail", user_id=user.id), code=303)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -139,15 +141,18 @@ def verifier_new() -> Response | tuple[str, int]:
     if request.method == "POST":
         fields = {key: request.form.get(key, "") for key in FIELDS}
         try:
-            row, _ = store.save(None, {**fields, "provider": provider}, request.form)
+            row, _needs_test = store.save(None, {**fields, "provider": provider}, request.form)
             audit.record("verifier.create", _target(row), after=store.public_view(row))
             db.session.commit()
         except (InvalidInput, OptionsInvalid) as exc:
             errors = _errors_of(exc)
         else:
             flash(
-                f"Verifier {row.name} created. Send a test code through it and type it back; "
-                "only then can it be enabled.",
+                _(
+                    "Verifier %(name)s created. Send a test code through it and type it back; "
+                    "only then can it be enabled.",
+                    name=row.name,
+                ),
                 "success",
             )
             return redirect(url_for("admin.verifier_test", name=row.name), code=303)
@@ -159,7 +164,14 @@ def verifier_new() -> Response | tuple[str, int]:
 def verifier_edit(name: str) -> Response | tuple[str, int]:
     row = store.get(name)
     if state.current().registry.sms_provider(row.provider) is None:
-        flash(f"The provider {row.provider!r} is not loaded; {row.name} cannot be edited.", "error")
+        flash(
+            _(
+                "The provider %(provider)s is not loaded; %(name)s cannot be edited.",
+                provider=repr(row.provider),
+                name=row.name,
+            ),
+            "error",
+        )
         return redirect(url_for("admin.verifiers"), code=303)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -176,14 +188,16 @@ def verifier_edit(name: str) -> Response | tuple[str, int]:
             row = store.get(name)
         else:
             if needs_test:
-                was = " It has been disabled until then." if before["enabled"] else ""
-                flash(
-                    f"Verifier {row.name} saved. Its provider settings or sender changed, so it "
-                    f"needs a new test code before it can be enabled.{was}",
-                    "warning",
+                message = _(
+                    "Verifier %(name)s saved. Its provider settings or sender changed, so it "
+                    "needs a new test code before it can be enabled.",
+                    name=row.name,
                 )
+                if before["enabled"]:
+                    message += " " + _("It has been disabled until then.")
+                flash(message, "warning")
                 return redirect(url_for("admin.verifier_test", name=row.name), code=303)
-            flash(f"Verifier {row.name} saved.", "success")
+            flash(_("Verifier %(name)s saved.", name=row.name), "success")
             return redirect(url_for("admin.verifiers"), code=303)
     values = (
         request.form
@@ -210,7 +224,10 @@ def verifier_set_enabled(name: str) -> Response:
             store.set_enabled(row, enable)
         except InvalidInput as exc:
             db.session.rollback()
-            flash(f"{row.name} was not enabled: {exc.message}", "error")
+            flash(
+                _("%(name)s was not enabled: %(reason)s", name=row.name, reason=exc.message),
+                "error",
+            )
             return redirect(url_for("admin.verifiers"), code=303)
         audit.record(
             "verifier.enable" if enable else "verifier.disable",
@@ -219,10 +236,15 @@ def verifier_set_enabled(name: str) -> Response:
             after=store.public_view(row),
         )
         db.session.commit()
-    note = ""
-    if not enable and row.is_default:
-        note = " It is still marked default, but SMS authenticators skip it while it is disabled."
-    flash(f"{row.name} is now {'enabled' if enable else 'disabled'}.{note}", "success")
+    if enable:
+        message = _("%(name)s is now enabled.", name=row.name)
+    else:
+        message = _("%(name)s is now disabled.", name=row.name)
+        if row.is_default:
+            message += " " + _(
+                "It is still marked default, but SMS authenticators skip it while it is disabled."
+            )
+    flash(message, "success")
     return redirect(url_for("admin.verifiers"), code=303)
 
 
@@ -246,11 +268,14 @@ def verifier_set_default(name: str) -> Response:
         audit.record("verifier.default", _target(row), before=before, after=store.public_view(row))
         db.session.commit()
         if row.enabled:
-            flash(f"{row.name} is now the default verifier.", "success")
+            flash(_("%(name)s is now the default verifier.", name=row.name), "success")
         else:
             flash(
-                f"{row.name} is now the default verifier, but it is not enabled: SMS "
-                "authenticators skip it until it is.",
+                _(
+                    "%(name)s is now the default verifier, but it is not enabled: SMS "
+                    "authenticators skip it until it is.",
+                    name=row.name,
+                ),
                 "warning",
             )
     elif not make and row.is_default:
@@ -259,7 +284,7 @@ def verifier_set_default(name: str) -> Response:
         db.session.refresh(row)
         audit.record("verifier.default", _target(row), before=before, after=store.public_view(row))
         db.session.commit()
-        flash(f"{row.name} is no longer the default verifier.", "success")
+        flash(_("%(name)s is no longer the default verifier.", name=row.name), "success")
     return redirect(url_for("admin.verifiers"), code=303)
 
 
@@ -279,14 +304,23 @@ def verifier_delete(name: str) -> Response:
             after=store.public_view(dependent),
         )
     db.session.commit()
-    message = f"Verifier {name} deleted."
+    message = _("Verifier %(name)s deleted.", name=name)
     if dependents:
-        message += f" {', '.join(sorted(dependents_before))} no longer fall(s) back to it."
+        message += " " + ngettext(
+            "%(names)s no longer falls back to it.",
+            "%(names)s no longer fall back to it.",
+            len(dependents),
+            names=", ".join(sorted(dependents_before)),
+        )
     naming = _authenticators_naming(name)
     if naming:
-        message += (
-            f" The authenticator(s) {', '.join(naming)} still name it and cannot send codes "
-            "until you pick another verifier for them."
+        message += " " + ngettext(
+            "The authenticator %(names)s still names it and cannot send codes until you pick "
+            "another verifier for it.",
+            "The authenticators %(names)s still name it and cannot send codes until you pick "
+            "another verifier for them.",
+            len(naming),
+            names=", ".join(naming),
         )
     flash(message, "warning" if naming else "success")
     return redirect(url_for("admin.verifiers"), code=303)
@@ -356,7 +390,14 @@ def verifier_test(name: str) -> Response | tuple[str, int]:
                 after={"recipient": mask(phone), "outcome": "sent"},
             )
             db.session.commit()
-            flash(f"A test code was sent to {mask(phone)} through {row.name}.", "success")
+            flash(
+                _(
+                    "A test code was sent to %(phone)s through %(name)s.",
+                    phone=mask(phone),
+                    name=row.name,
+                ),
+                "success",
+            )
             return redirect(
                 url_for("admin.verifier_confirm", name=row.name, challenge=challenge.public_id),
                 code=303,
@@ -391,7 +432,7 @@ def verifier_confirm(name: str) -> Response | tuple[str, int]:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if challenge is None:
-            errors["form"] = ["Send a test code first, then type it in here."]
+            errors["form"] = [_("Send a test code first, then type it in here.")]
         else:
             before = store.public_view(row)
             try:
@@ -409,7 +450,10 @@ def verifier_confirm(name: str) -> Response | tuple[str, int]:
                     )
                     db.session.commit()
                     flash(
-                        f"{row.name} delivered the test code: it is confirmed and can be enabled.",
+                        _(
+                            "%(name)s delivered the test code: it is confirmed and can be enabled.",
+                            name=row.name,
+                        ),
                         "success",
                     )
                     return redirect(url_for("admin.verifiers"), code=303)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from idp import state
@@ -44,7 +45,7 @@ def get_enabled(name: str) -> Authenticator:
     """The enabled authenticator called *name*; unknown, disabled and unloaded are all 404."""
     row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
     if row is None or not row.enabled or state.current().registry.auth_method(row.method) is None:
-        raise NotFound("There is no such way to sign in.")
+        raise NotFound(gettext("There is no such way to sign in."))
     return row
 
 
@@ -53,7 +54,13 @@ def method_for(row: Authenticator) -> AuthMethod:
     s = state.current()
     cls = s.registry.auth_method(row.method)
     if cls is None:
-        raise NotFound(f"The plugin {row.method!r} of authenticator {row.name!r} is not loaded.")
+        raise NotFound(
+            gettext(
+                "The plugin %(plugin)s of authenticator %(name)s is not loaded.",
+                plugin=repr(row.method),
+                name=repr(row.name),
+            )
+        )
     return cls(row, open_options(row.options or {}, s.secret_box))
 
 
@@ -61,12 +68,18 @@ def check_name(name: str, *, existing: Authenticator | None = None) -> str:
     name = (name or "").strip().lower()
     if not SLUG.fullmatch(name):
         raise InvalidInput(
-            "Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter or digit.",
+            gettext(
+                "Use 1 to 40 lower-case letters, digits and hyphens, starting with a letter or "
+                "digit."
+            ),
             field="name",
         )
     clash = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
     if clash is not None and clash is not existing:
-        raise InvalidInput(f"An authenticator called {name!r} exists already.", field="name")
+        raise InvalidInput(
+            gettext("An authenticator called %(name)s exists already.", name=repr(name)),
+            field="name",
+        )
     return name
 
 
@@ -80,11 +93,14 @@ def create_authenticator(
     s = state.current()
     cls = s.registry.auth_method(method)
     if cls is None:
-        raise InvalidInput(f"No auth method called {method!r} is installed.", field="method")
+        raise InvalidInput(
+            gettext("No auth method called %(method)s is installed.", method=repr(method)),
+            field="method",
+        )
     name = check_name(name)
     title = (title or "").strip() or cls.title
     if len(title) > 80:
-        raise InvalidInput("Use at most 80 characters.", field="title")
+        raise InvalidInput(gettext("Use at most 80 characters."), field="title")
     stored = validate_options(cls.options_form, options, s.secret_box)
     last = db.session.scalar(select(func.max(Authenticator.position))) or 0
     row = Authenticator(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import session, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from idp import state
@@ -123,7 +124,9 @@ def require_pending() -> PendingLogin:
     """The login in progress, or FlowExpired (the page says to start again)."""
     login = pending()
     if login is None:
-        raise FlowExpired("Your sign-in took too long or was already finished; please start again.")
+        raise FlowExpired(
+            gettext("Your sign-in took too long or was already finished; please start again.")
+        )
     return login
 
 

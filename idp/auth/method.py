@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask import Blueprint, render_template
+from flask_babel import gettext
 from markupsafe import Markup
 
 from idp.options import OptionsForm
@@ -129,7 +130,9 @@ class AuthMethod(abc.ABC):
         """Judge a submitted first-factor form. Multi-step methods use their own routes instead."""
         from idp.errors import MethodUnavailable
 
-        raise MethodUnavailable(f"{self.title} signs in through its own pages.")
+        raise MethodUnavailable(
+            gettext("%(method)s signs in through its own pages.", method=self.title)
+        )
 
     def can_be_second_factor(self, user: User) -> bool:
         """Whether *user* has what this method needs to serve as their second factor."""
@@ -139,7 +142,9 @@ class AuthMethod(abc.ABC):
         """This method's part of the second-factor page for *user* (methods with that role)."""
         from idp.errors import MethodUnavailable
 
-        raise MethodUnavailable(f"{self.title} cannot be used as a second factor.")
+        raise MethodUnavailable(
+            gettext("%(method)s cannot be used as a second factor.", method=self.title)
+        )
 
     def enrolment_url(self, user: User) -> str | None:
         """Where *user* can set this method up, or None when there is nothing to set up."""

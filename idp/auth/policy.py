@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask_babel import gettext
+
 from idp import site_settings
 from idp.models import User
 
@@ -17,10 +19,10 @@ class SecondFactorPolicy(StrEnum):
     @property
     def label(self) -> str:
         return {
-            "off": "Off: never ask for a second factor",
-            "optional": "Optional: ask everyone who has set one up",
-            "admins": "Required for admins, optional for others",
-            "everyone": "Required for everyone",
+            "off": gettext("Off: never ask for a second factor"),
+            "optional": gettext("Optional: ask everyone who has set one up"),
+            "admins": gettext("Required for admins, optional for others"),
+            "everyone": gettext("Required for everyone"),
         }[self.value]
 
 

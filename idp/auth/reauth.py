@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import session, url_for
+from flask_babel import gettext
 
 from idp import state
 
@@ -86,7 +87,7 @@ def removal_refused(user: User, method: str) -> str | None:
         return None
     if any(row.method != method for row in usable_second_factors(user)):
         return None
-    return (
+    return gettext(
         "This is your last second factor, and this site requires one. "
         "Set up another one first, then remove this one."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -75,7 +76,7 @@ def submit(name: str) -> Response | tuple[str, int]:
     row = get_enabled(name)
     method = method_for(row)
     if not method.has_role(Role.FIRST_FACTOR):
-        raise NotFound("There is no such way to sign in.")
+        raise NotFound(gettext("There is no such way to sign in."))
     ctx = LoginContext(row, ip=client_ip(), user_agent=request.user_agent.string)
     result = method.authenticate(ctx, request.form)
     if not result.ok or result.user is None:
@@ -88,7 +89,9 @@ def submit(name: str) -> Response | tuple[str, int]:
         values = {
             k: v for k, v in request.form.items() if "password" not in k and k != "csrf_token"
         }
-        page = render_login_page(row.name, values, {field: result.message or "Sign-in failed."})
+        page = render_login_page(
+            row.name, values, {field: result.message or gettext("Sign-in failed.")}
+        )
         if result.retry_after is not None:
             return Response(
                 page, 429, {"Retry-After": str(result.retry_after)}, mimetype="text/html"
@@ -151,7 +154,7 @@ def recovery_code() -> Response | tuple[str, int]:
         db.session.commit()
         metrics.login_failed(flow.RECOVERY)
         lockout.failed(key, method=flow.RECOVERY)
-        error = "That recovery code is not right, or it was used before."
+        error = gettext("That recovery code is not right, or it was used before.")
     page = render_template("auth/recovery.html", user=login.user, error=error)
     return page, 200
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import delete, or_, select
 from werkzeug.wrappers import Response
@@ -90,5 +91,5 @@ def revoke_application(client_id: str) -> Response:
             actor=user,
         )
         db.session.commit()
-        flash(f"{row.name} no longer has access to your account.", "success")
+        flash(gettext("%(app)s no longer has access to your account.", app=row.name), "success")
     return redirect(url_for("oidc.applications"), code=303)

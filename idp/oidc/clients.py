@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext
 from sqlalchemy import delete, select, update
 
 from idp import state
@@ -26,21 +27,23 @@ def new_secret() -> tuple[str, str]:
 
 
 def uri_problem(uri: str) -> str | None:
-    """Why *uri* cannot be registered as a redirect URI, or None."""
+    """Why *uri* cannot be registered as a redirect URI (a sentence naming it), or None."""
     if len(uri) > 2000:
-        return "is longer than 2000 characters"
+        return gettext("%(uri)s is longer than 2000 characters.", uri=uri)
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return "is not a URL"
+        return gettext("%(uri)s is not a URL.", uri=uri)
     if parts.fragment or "#" in uri:
-        return "may not contain a fragment (#...)"
+        return gettext("%(uri)s may not contain a fragment (#...).", uri=uri)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an absolute https URL"
+        return gettext("%(uri)s must be an absolute https URL.", uri=uri)
     if parts.scheme == "http" and parts.hostname not in LOOPBACK and not state.settings().dev:
-        return "must use https (plain http only for 127.0.0.1 and localhost)"
+        return gettext(
+            "%(uri)s must use https (plain http only for 127.0.0.1 and localhost).", uri=uri
+        )
     if parts.username or parts.password:
-        return "may not contain a user name or password"
+        return gettext("%(uri)s may not contain a user name or password.", uri=uri)
     return None
 
 
@@ -52,11 +55,11 @@ def check_uris(uris: Iterable[str], field: str, *, required: bool) -> list[str]:
             continue
         problem = uri_problem(uri)
         if problem:
-            raise InvalidInput(f"{uri} {problem}.", field=field)
+            raise InvalidInput(problem, field=field)
         if uri not in cleaned:
             cleaned.append(uri)
     if required and not cleaned:
-        raise InvalidInput("Register at least one redirect URI.", field=field)
+        raise InvalidInput(gettext("Register at least one redirect URI."), field=field)
     return cleaned
 
 
@@ -64,7 +67,9 @@ def check_scopes(raw: str | Iterable[str]) -> str:
     scopes = raw.split() if isinstance(raw, str) else list(raw)
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
-        raise InvalidInput(f"Unknown scope(s): {', '.join(unknown)}.", field="scopes")
+        raise InvalidInput(
+            gettext("Unknown scope(s): %(scopes)s.", scopes=", ".join(unknown)), field="scopes"
+        )
     if "openid" not in scopes:
         scopes.insert(0, "openid")
     return " ".join(dict.fromkeys(scopes))
@@ -73,7 +78,7 @@ def check_scopes(raw: str | Iterable[str]) -> str:
 def get(client_id: str) -> OAuthClient:
     row = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if row is None:
-        raise NotFound("There is no such application.")
+        raise NotFound(gettext("There is no such application."))
     return row
 
 
@@ -83,7 +88,9 @@ def save(row: OAuthClient | None, fields: dict[str, Any]) -> tuple[OAuthClient, 
     """
     name = str(fields.get("name") or "").strip()
     if not name or len(name) > 80:
-        raise InvalidInput("Give the application a name of at most 80 characters.", field="name")
+        raise InvalidInput(
+            gettext("Give the application a name of at most 80 characters."), field="name"
+        )
     public = bool(fields.get("public")) if row is None else row.public
     redirect_uris = check_uris(fields.get("redirect_uris") or [], "redirect_uris", required=True)
     logout_uris = check_uris(
@@ -93,11 +100,14 @@ def save(row: OAuthClient | None, fields: dict[str, Any]) -> tuple[OAuthClient, 
     logo = str(fields.get("logo_url") or "").strip() or None
     if logo and (uri_problem(logo) or len(logo) > 300):
         raise InvalidInput(
-            "The logo must be an https URL of at most 300 characters.", field="logo_url"
+            gettext("The logo must be an https URL of at most 300 characters."), field="logo_url"
         )
     verifier = str(fields.get("verifier") or "").strip() or None
     if verifier and db.session.scalar(select(Verifier.id).where(Verifier.name == verifier)) is None:
-        raise InvalidInput(f"There is no SMS verifier called {verifier!r}.", field="verifier")
+        raise InvalidInput(
+            gettext("There is no SMS verifier called %(name)s.", name=repr(verifier)),
+            field="verifier",
+        )
     secret = None
     if row is None:
         # Hex, so an id never starts with "-" (a command line would read it as an option).
@@ -120,7 +130,7 @@ def save(row: OAuthClient | None, fields: dict[str, Any]) -> tuple[OAuthClient, 
 
 def reset_secret(row: OAuthClient) -> str:
     if row.public:
-        raise InvalidInput("Public applications have no secret.", field="public")
+        raise InvalidInput(gettext("Public applications have no secret."), field="public")
     secret, row.secret_hash = new_secret()
     return secret
 

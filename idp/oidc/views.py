@@ -29,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -148,9 +149,7 @@ def _error(error: OAuth2Error, params: MultiDict[str, str]) -> Response | tuple[
     if getattr(error, "redirect_uri", None):
         return _error_redirect(error, params)
     message = str(error.description or error.error)
-    page = render_template(
-        "oidc/error.html", error=error.error, message=message, site_name=state.settings().site_name
-    )
+    page = render_template("oidc/error.html", error=error.error, message=message)
     return page, 400
 
 
@@ -279,7 +278,9 @@ def resume() -> Any:
         return render_template(
             "oidc/error.html",
             error="expired",
-            message="This sign-in request has expired. Go back to the application and try again.",
+            message=gettext(
+                "This sign-in request has expired. Go back to the application and try again."
+            ),
         ), 400
     params, data = kept
     return process(params, login_after=data.get("login_after"))
@@ -292,7 +293,9 @@ def consent() -> Any:
         return render_template(
             "oidc/error.html",
             error="expired",
-            message="This sign-in request has expired. Go back to the application and try again.",
+            message=gettext(
+                "This sign-in request has expired. Go back to the application and try again."
+            ),
         ), 400
     params, data = kept
     if not current_user.is_authenticated:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, request
+from flask_babel import lazy_gettext
 
 from idp.errors import Forbidden
 
@@ -31,6 +32,9 @@ class CrossSiteRequest(Forbidden):
     """This form was sent from another site; reload the page here and try again."""
 
     code = "cross_site_request"
+    default_message = lazy_gettext(
+        "This form was sent from another site; reload the page here and try again."
+    )
 
 
 def check_origin() -> None:

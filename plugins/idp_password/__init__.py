@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import Blueprint
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
 from sqlalchemy import or_, select
 from wtforms import BooleanField
@@ -21,12 +22,23 @@ from idp.extensions import db
 from idp.models import User
 from idp.options import OptionsForm
 
-# Same words whether the account is unknown, inactive, or the password is wrong.
+# Same words whether the account is unknown, inactive, or the password is wrong. In English,
+# as tests and callers compare it; the page shows it translated (failed_message).
 FAILED = "Wrong username, e-mail address or password."
+#: The method's title, kept as written on new authenticators; pages show it translated
+#: (the ``translated`` filter), so the catalogues need it.
+TITLE = lazy_gettext("Password")
+
+
+def failed_message() -> str:
+    """:data:`FAILED` in the person's language."""
+    return gettext("Wrong username, e-mail address or password.")
 
 
 class PasswordOptions(OptionsForm):
-    allow_email = BooleanField("Accept the e-mail address as well as the username", default=True)
+    allow_email = BooleanField(
+        lazy_gettext("Accept the e-mail address as well as the username"), default=True
+    )
 
 
 class PasswordMethod(AuthMethod):
@@ -50,9 +62,11 @@ class PasswordMethod(AuthMethod):
         login = (form.get("login") or "").strip().casefold()
         password = form.get("password") or ""
         if not login or not password:
-            return AuthResult.failure("Enter your username and your password.", field="login")
+            return AuthResult.failure(
+                gettext("Enter your username and your password."), field="login"
+            )
         if len(login) > 254 or len(password) > 1024:
-            return AuthResult.failure(FAILED, field="login")
+            return AuthResult.failure(failed_message(), field="login")
         match = User.username == login
         if self.options.get("allow_email", True):
             match = or_(match, User.email == login)
@@ -69,7 +83,7 @@ class PasswordMethod(AuthMethod):
         stored = user.password_hash if user is not None else None
         if not passwords.verify(stored, password) or user is None or not user.active:
             lockout.failed(key, method=self.authenticator.name, ip=ctx.ip)
-            return AuthResult.failure(FAILED, field="login", user=user if known else None)
+            return AuthResult.failure(failed_message(), field="login", user=user if known else None)
         if passwords.needs_rehash(stored or ""):
             user.password_hash = passwords.hash(password)
         return AuthResult.success(user, self.amr)

@@ -6,6 +6,7 @@ from typing import Any
 
 import phonenumbers
 from flask import has_app_context, url_for
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField, StringField
@@ -38,7 +39,7 @@ except ImportError:  # pragma: no cover - WTForms < 3.3
         return (value, label)
 
 
-DEFAULT_VERIFIER = "The default verifier"
+DEFAULT_VERIFIER = lazy_gettext("The default verifier")
 
 
 def _regions(form: OptionsForm, field: StringField) -> None:
@@ -49,41 +50,51 @@ def _regions(form: OptionsForm, field: StringField) -> None:
     ]
     if wrong:
         raise ValidationError(
-            f"Not a two-letter country code: {', '.join(wrong)}. Use codes such as BE, DE."
+            gettext(
+                "Not a two-letter country code: %(codes)s. Use codes such as BE, DE.",
+                codes=", ".join(wrong),
+            )
         )
 
 
 class SmsOptions(OptionsForm):
     verifier = SelectField(
-        "Verifier",
+        lazy_gettext("Verifier"),
         choices=[_Choice("", DEFAULT_VERIFIER)],
         default="",
-        description="Which verifier sends the codes. The default: the verifier marked default, "
-        "else the [sms] table of poort.toml.",
+        description=lazy_gettext(
+            "Which verifier sends the codes. The default: the verifier marked default, "
+            "else the [sms] table of poort.toml."
+        ),
     )
     use_for = SelectField(
-        "Use for",
+        lazy_gettext("Use for"),
         choices=[
-            _Choice(BOTH, "Signing in with the phone, and as a second factor"),
-            _Choice(FIRST_ONLY, "Signing in with the phone only"),
-            _Choice(SECOND_ONLY, "A second factor only (after a password)"),
+            _Choice(BOTH, lazy_gettext("Signing in with the phone, and as a second factor")),
+            _Choice(FIRST_ONLY, lazy_gettext("Signing in with the phone only")),
+            _Choice(SECOND_ONLY, lazy_gettext("A second factor only (after a password)")),
         ],
         default=BOTH,
     )
-    allow_signup = BooleanField("Register unknown numbers (sign-up)", default=True)
+    allow_signup = BooleanField(lazy_gettext("Register unknown numbers (sign-up)"), default=True)
     unknown_numbers = SelectField(
-        "When sign-up is off, a number without an account gets",
+        lazy_gettext("When sign-up is off, a number without an account gets"),
         choices=[
-            _Choice(SILENT, "The same answer as a known number, and no text (nothing spent)"),
-            _Choice(REVEAL, "A message that the number is unknown"),
+            _Choice(
+                SILENT,
+                lazy_gettext("The same answer as a known number, and no text (nothing spent)"),
+            ),
+            _Choice(REVEAL, lazy_gettext("A message that the number is unknown")),
         ],
         default=SILENT,
     )
     countries = StringField(
-        "Also accept numbers from",
+        lazy_gettext("Also accept numbers from"),
         default="",
-        description="Two-letter country codes separated by commas, e.g. BE, DE. "
-        "Numbers from the default region are always accepted.",
+        description=lazy_gettext(
+            "Two-letter country codes separated by commas, e.g. BE, DE. "
+            "Numbers from the default region are always accepted."
+        ),
         validators=[Optional(), Length(max=200), _regions],
     )
 
@@ -93,12 +104,17 @@ class SmsOptions(OptionsForm):
             return
         rows = db.session.scalars(select(Verifier).order_by(Verifier.name)).all()
         choices = [_Choice("", DEFAULT_VERIFIER)] + [
-            _Choice(row.name, f"{row.title} ({row.name}){'' if row.enabled else ', disabled'}")
+            _Choice(
+                row.name,
+                f"{row.title} ({row.name})"
+                if row.enabled
+                else gettext("%(title)s (%(name)s), disabled", title=row.title, name=row.name),
+            )
             for row in rows
         ]
         current = self.verifier.data
         if formdata is None and current and current not in {row.name for row in rows}:
-            choices.append(_Choice(current, f"{current} (does not exist)"))
+            choices.append(_Choice(current, gettext("%(name)s (does not exist)", name=current)))
         self.verifier.choices = choices
 
 
@@ -150,7 +166,7 @@ class SmsMethod(AuthMethod):
         resolution = self.resolution()
         if resolution.available:
             return None
-        return f"Unavailable: {resolution.reason}"
+        return gettext("Unavailable: %(reason)s", reason=resolution.reason)
 
     # -- hooks -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 import requests
+from flask_babel import lazy_gettext
 from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -111,15 +112,18 @@ _MESSAGE_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 class ClickatellOptions(OptionsForm):
     api_key = SecretField(
-        "API key",
+        lazy_gettext("API key"),
         validators=[InputRequired(), Length(max=200)],
-        description="Of a REST integration: Clickatell portal > My workspace > integration.",
+        description=lazy_gettext(
+            "Of a REST integration: Clickatell portal > My workspace > integration."
+        ),
     )
     send_from = BooleanField(
-        "Send the verifier's sender as 'from' (two-way integrations only)", default=False
+        lazy_gettext("Send the verifier's sender as 'from' (two-way integrations only)"),
+        default=False,
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )
@@ -146,7 +150,7 @@ class ClickatellProvider(HttpSmsProvider):
     title = "Clickatell"
     options_form = ClickatellOptions
     docs_url = "https://docs.clickatell.com/channels/sms-channels/sms-api-reference/"
-    delivery_report_help = (
+    delivery_report_help = lazy_gettext(
         "In the Clickatell portal, open the integration, switch on 'Message status "
         "callbacks' (HTTP POST) and paste this address as the callback URL."
     )

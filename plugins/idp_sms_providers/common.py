@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup
 from wtforms import FloatField
 from wtforms.validators import NumberRange, Optional, ValidationError
@@ -33,20 +34,22 @@ class HttpUrl:
         parts = urlsplit(str(field.data).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(
-                self.message or "Enter a full address starting with https:// (or http://)."
+                self.message or gettext("Enter a full address starting with https:// (or http://).")
             )
         try:
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         except ValueError:
-            raise ValidationError("The port in this address is not a number.") from None
+            raise ValidationError(gettext("The port in this address is not a number.")) from None
 
 
 def timeout_field(default: float) -> FloatField:
     return FloatField(
-        "Timeout (seconds)",
+        lazy_gettext("Timeout (seconds)"),
         default=default,
         validators=[Optional(), NumberRange(min=0.1, max=60)],
-        description="How long to wait for the provider's answer before trying the fallback.",
+        description=lazy_gettext(
+            "How long to wait for the provider's answer before trying the fallback."
+        ),
     )
 
 
@@ -100,7 +103,9 @@ class PairLines:
                 continue
             key, sep, _ = stripped.partition("=")
             if not sep or not key.strip():
-                raise ValidationError(f"Line {number} is not of the form key=value.")
+                raise ValidationError(
+                    gettext("Line %(number)s is not of the form key=value.", number=number)
+                )
 
 
 class HeaderLines:
@@ -113,7 +118,9 @@ class HeaderLines:
                 continue
             name, sep, _ = stripped.partition(":")
             if not sep or not _HEADER_NAME.match(name.strip()):
-                raise ValidationError(f"Line {number} is not of the form Name: value.")
+                raise ValidationError(
+                    gettext("Line %(number)s is not of the form Name: value.", number=number)
+                )
 
 
 def json_body(response: requests.Response) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import requests
+from flask_babel import lazy_gettext
 from wtforms import SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
@@ -43,18 +44,20 @@ _ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 class GtxOptions(OptionsForm):
     user = StringField(
-        "Routing account user",
+        lazy_gettext("Routing account user"),
         validators=[InputRequired(), Length(max=100)],
-        description="Of the routing account GTX set up for you, not the portal login.",
+        description=lazy_gettext(
+            "Of the routing account GTX set up for you, not the portal login."
+        ),
     )
     password = SecretField(
-        "Routing account password", validators=[InputRequired(), Length(max=200)]
+        lazy_gettext("Routing account password"), validators=[InputRequired(), Length(max=200)]
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
-        description="Poort adds /smsc.php.",
+        description=lazy_gettext("Poort adds /smsc.php."),
     )
     method = SelectField(
         "HTTP method", choices=choices(("GET", "GET"), ("POST", "POST")), default="GET"

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import requests
+from flask_babel import lazy_gettext
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -49,19 +50,21 @@ _PARAMETER = re.compile(r"^[A-Za-z_.\[\]0-9]{1,40}$")
 
 class MessageBirdOptions(OptionsForm):
     access_key = SecretField(
-        "Access key (live API key)", validators=[InputRequired(), Length(max=200)]
+        lazy_gettext("Access key (live API key)"), validators=[InputRequired(), Length(max=200)]
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )
     timeout = timeout_field(5.0)
     signing_key = SecretField(
-        "Signing key for status reports (optional)",
+        lazy_gettext("Signing key for status reports (optional)"),
         validators=[Optional(), Length(max=200)],
-        description="Developers > API access > Signing key. When set, every status report "
-        "must carry a valid MessageBird-Signature-JWT.",
+        description=lazy_gettext(
+            "Developers > API access > Signing key. When set, every status report "
+            "must carry a valid MessageBird-Signature-JWT."
+        ),
     )
 
 
@@ -93,7 +96,7 @@ class MessageBirdProvider(HttpSmsProvider):
     title = "MessageBird"
     options_form = MessageBirdOptions
     docs_url = "https://developers.messagebird.com/api/sms-messaging/"
-    delivery_report_help = (
+    delivery_report_help = lazy_gettext(
         "In the MessageBird dashboard, Developers > API settings: paste this address as the "
         "status report URL (MessageBird calls it with GET)."
     )

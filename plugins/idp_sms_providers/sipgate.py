@@ -17,6 +17,7 @@ extension in the sipgate app (or "sipgate"). There are no delivery reports.
 from __future__ import annotations
 
 import requests
+from flask_babel import lazy_gettext
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
@@ -51,23 +52,31 @@ STATUSES: dict[int, tuple[str, type[SmsError], str]] = {
 
 class SipgateOptions(OptionsForm):
     token_id = StringField(
-        "Token id (or sipgate user name)",
+        lazy_gettext("Token id (or sipgate user name)"),
         validators=[InputRequired(), Length(max=200)],
-        description="sipgate app > Personal access tokens; the token needs the scope "
-        "sessions:sms:write.",
+        description=lazy_gettext(
+            "sipgate app > Personal access tokens; the token needs the scope sessions:sms:write."
+        ),
     )
-    token = SecretField("Token (or password)", validators=[InputRequired(), Length(max=200)])
+    token = SecretField(
+        lazy_gettext("Token (or password)"), validators=[InputRequired(), Length(max=200)]
+    )
     sms_id = StringField(
-        "SMS extension id",
+        lazy_gettext("SMS extension id"),
         default="s0",
         validators=[
             InputRequired(),
-            Regexp(r"^s\d{1,10}$", message="An SMS extension id is s followed by digits (s0)."),
+            Regexp(
+                r"^s\d{1,10}$",
+                message=lazy_gettext("An SMS extension id is s followed by digits (s0)."),
+            ),
         ],
-        description="The web-SMS extension, such as s0 (GET /v2/{userId}/sms lists them).",
+        description=lazy_gettext(
+            "The web-SMS extension, such as s0 (GET /v2/{userId}/sms lists them)."
+        ),
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import gettext, lazy_gettext
 from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
@@ -71,41 +72,54 @@ def api_of(endpoint: str) -> str | None:
 def _known_endpoint(form: Any, field: Any) -> None:
     if field.data and api_of(field.data) is None:
         raise ValidationError(
-            "Use a Spryng endpoint ending in /api/send.php, /api/simple/message or /v1/messages."
+            gettext(
+                "Use a Spryng endpoint ending in /api/send.php, /api/simple/message or "
+                "/v1/messages."
+            )
         )
 
 
 class SpryngOptions(OptionsForm):
     endpoint = StringField(
-        "Endpoint",
+        lazy_gettext("Endpoint"),
         default="https://rest.spryngsms.com/api/simple/message",
         validators=[InputRequired(), HttpUrl(), _known_endpoint, Length(max=500)],
-        description="The address chooses the API: …/api/send.php, …/api/simple/message "
-        "or …/v1/messages (REST, the password is then the API key).",
+        description=lazy_gettext(
+            "The address chooses the API: …/api/send.php, …/api/simple/message "
+            "or …/v1/messages (REST, the password is then the API key)."
+        ),
     )
-    username = StringField("User name", validators=[Optional(), Length(min=2, max=32)])
+    username = StringField(
+        lazy_gettext("User name"), validators=[Optional(), Length(min=2, max=32)]
+    )
     password = SecretField(
-        "Password (API key for REST v1)", validators=[InputRequired(), Length(max=500)]
+        lazy_gettext("Password (API key for REST v1)"),
+        validators=[InputRequired(), Length(max=500)],
     )
     route = StringField(
-        "Route",
+        lazy_gettext("Route"),
         default="business",
         validators=[
             Optional(),
             Regexp(
                 r"(?i)^(business|economy|[0-9]{1,10})$",
-                message="Use business, economy, or the number of a route Spryng gave you.",
+                message=lazy_gettext(
+                    "Use business, economy, or the number of a route Spryng gave you."
+                ),
             ),
         ],
     )
-    allow_long = BooleanField("Allow long messages (several segments)", default=True)
+    allow_long = BooleanField(lazy_gettext("Allow long messages (several segments)"), default=True)
     timeout = timeout_field(5.0)
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = super().validate(extra_validators)
         api = api_of(self.endpoint.data or "")
         if api in (LEGACY, SIMPLE) and not (self.username.data or "").strip():
-            self.username.errors = [*self.username.errors, "This API needs the user name."]
+            self.username.errors = [
+                *self.username.errors,
+                gettext("This API needs the user name."),
+            ]
             ok = False
         return ok
 
@@ -115,7 +129,7 @@ class SpryngProvider(HttpSmsProvider):
     title = "Spryng"
     options_form = SpryngOptions
     docs_url = "https://docs.spryngsms.com"
-    delivery_report_help = (
+    delivery_report_help = lazy_gettext(
         "In the Spryng portal, paste this address as the delivery report URL of the API "
         "account; Spryng calls it with GET."
     )

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from flask_babel import lazy_gettext
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
@@ -113,26 +114,35 @@ class TwilioOptions(OptionsForm):
         "Account SID",
         validators=[
             InputRequired(),
-            Regexp(r"^AC[0-9a-fA-F]{32}$", message="An Account SID is AC followed by 32 hex."),
+            Regexp(
+                r"^AC[0-9a-fA-F]{32}$",
+                message=lazy_gettext("An Account SID is AC followed by 32 hex."),
+            ),
         ],
-        description="On the Twilio console's dashboard, under Account Info.",
+        description=lazy_gettext("On the Twilio console's dashboard, under Account Info."),
     )
     auth_token = SecretField(
         "Auth Token",
         validators=[InputRequired(), Length(max=200)],
-        description="Beside the Account SID; it also checks the signature of status callbacks.",
+        description=lazy_gettext(
+            "Beside the Account SID; it also checks the signature of status callbacks."
+        ),
     )
     messaging_service_sid = StringField(
-        "Messaging Service SID (optional)",
+        lazy_gettext("Messaging Service SID (optional)"),
         validators=[
             Optional(),
-            Regexp(r"^MG[0-9a-fA-F]{32}$", message="A Messaging Service SID is MG + 32 hex."),
+            Regexp(
+                r"^MG[0-9a-fA-F]{32}$",
+                message=lazy_gettext("A Messaging Service SID is MG + 32 hex."),
+            ),
         ],
-        description="When set, Twilio picks the sender from the service; the verifier's "
-        "sender is not used.",
+        description=lazy_gettext(
+            "When set, Twilio picks the sender from the service; the verifier's sender is not used."
+        ),
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )
@@ -193,7 +203,7 @@ class TwilioProvider(HttpSmsProvider):
     title = "Twilio"
     options_form = TwilioOptions
     docs_url = "https://www.twilio.com/docs/messaging/api/message-resource"
-    delivery_report_help = (
+    delivery_report_help = lazy_gettext(
         "Nothing to paste: Poort sends this address with every message as its status "
         "callback, and checks Twilio's signature with the Auth Token. For a callback on a "
         "Messaging Service, paste it under Integration > Status callback URL."

@@ -19,6 +19,7 @@ import hmac
 import re
 from typing import Any
 
+from flask_babel import lazy_gettext
 from wtforms import SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
 
@@ -108,24 +109,28 @@ SIGNATURE_METHODS = ("md5hash", "md5", "sha1", "sha256", "sha512")
 
 class VonageOptions(OptionsForm):
     api_key = StringField(
-        "API key",
+        lazy_gettext("API key"),
         validators=[InputRequired(), Length(max=40)],
-        description="At the top of the Vonage API dashboard.",
+        description=lazy_gettext("At the top of the Vonage API dashboard."),
     )
-    api_secret = SecretField("API secret", validators=[InputRequired(), Length(max=200)])
+    api_secret = SecretField(
+        lazy_gettext("API secret"), validators=[InputRequired(), Length(max=200)]
+    )
     signature_secret = SecretField(
-        "Signature secret (optional)",
+        lazy_gettext("Signature secret (optional)"),
         validators=[Optional(), Length(max=200)],
-        description="Only when signed webhooks are switched on in the dashboard: delivery "
-        "receipts without a valid signature are then refused.",
+        description=lazy_gettext(
+            "Only when signed webhooks are switched on in the dashboard: delivery "
+            "receipts without a valid signature are then refused."
+        ),
     )
     signature_method = SelectField(
-        "Signature method",
+        lazy_gettext("Signature method"),
         choices=choices(*((m, m) for m in SIGNATURE_METHODS)),
         default="md5hash",
     )
     endpoint = StringField(
-        "API address",
+        lazy_gettext("API address"),
         default=DEFAULT_ENDPOINT,
         validators=[InputRequired(), HttpUrl(), Length(max=500)],
     )
@@ -156,7 +161,7 @@ class VonageProvider(HttpSmsProvider):
     title = "Vonage (Nexmo)"
     options_form = VonageOptions
     docs_url = "https://developer.vonage.com/en/messaging/sms/overview"
-    delivery_report_help = (
+    delivery_report_help = lazy_gettext(
         "In the Vonage API dashboard, Settings > SMS settings: paste this address as the "
         "Delivery receipts webhook (GET or POST). Poort also sends it with each message when "
         "it is at most 100 characters long."

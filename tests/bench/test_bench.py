@@ -232,3 +232,70 @@ def test_a_quick_run_on_sqlite_measures_every_scenario_without_errors(tmp_path: 
     assert all(row["Errors"] == "0" for row in rows), rows
     assert all(int(row["Requests"]) > 0 for row in rows), rows
     assert {row["Database"] for row in rows} == {"–", "sqlite"}
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def _row(label: str, scenario: str, database: str, clients: int, rps: float, **extra):
+    from bench.report import Row
+
+    values = {
+        "label": label,
+        "scenario": scenario,
+        "database": database,
+        "concurrency": clients,
+        "units": 100,
+        "requests": 200,
+        "failures": 0,
+        "throughput": rps,
+        "units_per_s": rps / 2,
+        "p50_ms": 10.0,
+        "p95_ms": 20.0,
+        "p99_ms": 40.0,
+        "cpu_ms_per_unit": 4.0,
+        "peak_rss_kib": {1: 80 * 1024, 2: 70 * 1024},
+        "client_cpu_ms_per_request": 1.0,
+    }
+    values.update(extra)
+    return Row(**values)
+
+
+def test_targets_are_judged_from_the_rows_of_the_run() -> None:
+    from bench.report import MemoryRun, Report, render, targets
+
+    rows = [
+        _row("bare", "bare", "–", 8, 1000.0),
+        _row("bare", "bare", "–", 32, 1000.0),
+        _row("SMS", "sms-login", "postgresql", 8, 200.0, ratio=0.2),
+        _row("SMS", "sms-login", "postgresql", 32, 200.0, ratio=0.2),
+        _row("SMS slow", "sms-login", "postgresql", 32, 150.0, ratio=0.15, delay_ms=500),
+        _row("Token", "token", "postgresql", 8, 200.0, ratio=0.2, timeouts=1, failures=1),
+    ]
+    memory = MemoryRun(
+        "postgresql",
+        1000,
+        [{1: 80 * 1024, 2: 70 * 1024}] * 5 + [{1: 82 * 1024, 2: 70 * 1024}] * 5,
+        {1: 85 * 1024, 2: 75 * 1024},
+    )
+    report = Report("python -m bench", rows, [memory], {}, {}, [], "now", 60.0)
+
+    verdicts = {
+        target.split(" (")[0]: (measured, verdict) for target, measured, verdict in targets(report)
+    }
+
+    assert verdicts["SMS login ≥ 15 % of bare Flask"] == ("20.0%", "met")
+    assert verdicts["SMS login p99 < 50 ms"] == ("40.0 ms", "met")
+    assert verdicts["SMS login ≤ 5 ms server CPU per login"] == ("4.0 ms", "met")
+    assert verdicts["Gateway at 500 ms: SMS login ≥ 80 % of the 0 ms figure"] == (
+        "75.0%",
+        "**not met**",
+    )
+    assert verdicts["Code-for-token exchange ≥ 25 % of bare Flask"] == ("20.0%", "**not met**")
+    assert verdicts["Peak RSS < 90 MB per worker after 10,000 logins"] == ("85 MB", "met")
+    assert verdicts["No RSS growth over the last 5,000 logins"] == ("+2.0 MB", "**not met**")
+    assert verdicts["No request hangs"][1] == "**not met**"
+
+    text = render(report)
+    assert "| SMS slow | postgresql | 32 | 200 | 0 | 0 | 150 | 15.0% |" in text
+    assert "**This run had 1 failed requests" in text

@@ -55,9 +55,10 @@ def _missing(what: str) -> None:
 # -- the browser ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, shared by the session (contexts keep tests apart)."""
+    """Debian's Chromium, headless, shared by the browser tests (contexts keep them apart) and
+    closed, with Playwright's event loop, before the rest of the suite goes on."""
     if not CHROMIUM.exists():
         _missing(f"{CHROMIUM} is missing: apt-get install chromium")
     with sync_playwright() as playwright:

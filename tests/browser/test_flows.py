@@ -7,9 +7,11 @@ and accessible name. Each test leaves screenshots in ``test-artifacts/screenshot
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from idp.auth import credentials
 from idp.extensions import db
@@ -26,6 +28,16 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.slow
 
 BOTH = pytest.mark.parametrize("viewport", ["phone", "desktop"])
+
+
+def status(page: Page, text: str) -> Locator:
+    """The status message (a flash) that says *text*."""
+    return page.get_by_role("status").filter(has_text=text)
+
+
+def badge(word: str) -> re.Pattern[str]:
+    """A state badge's text, whatever its case."""
+    return re.compile(rf"^\s*{word}\s*$", re.IGNORECASE)
 
 
 def test_sign_up_by_phone_with_the_keyboard(page: Page, poort, make_authenticator, screenshot):
@@ -128,12 +140,12 @@ def test_admin_creates_and_confirms_a_verifier(page: Page, poort, admin_user, sc
     page.get_by_role("button", name="Confirm verifier").click()
 
     expect(page.get_by_role("heading", level=1, name="Verifiers")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("confirmed")
+    expect(status(page, "confirmed")).to_be_visible()
     page.get_by_role("button", name="Enable console-nl").click()
-    expect(page.get_by_role("status")).to_contain_text("console-nl is now enabled")
+    expect(status(page, "console-nl is now enabled")).to_be_visible()
     row = page.get_by_role("row").filter(has=page.get_by_text("console-nl", exact=True))
-    expect(row.get_by_text("enabled", exact=True)).to_be_visible()
-    expect(row.get_by_text("confirmed", exact=True)).to_be_visible()
+    expect(row.get_by_text(badge("enabled"))).to_be_visible()
+    expect(row.get_by_text(badge("confirmed"))).to_be_visible()
     expect(row.get_by_role("button", name="Disable console-nl")).to_be_visible()
     screenshot("enabled")
 
@@ -157,11 +169,12 @@ def test_admin_enables_sms_and_the_login_page_shows_it(page: Page, poort, admin_
     page.get_by_label("Register unknown numbers (sign-up)").check()
     page.get_by_role("button", name="Save").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Authenticator phone created")
+    expect(status(page, "Authenticator phone created")).to_be_visible()
     row = page.get_by_role("row").filter(has=page.get_by_text("phone", exact=True))
-    expect(row.get_by_text("disabled", exact=True)).to_be_visible()
-    row.get_by_role("button", name="Enable").click()
-    expect(row.get_by_text("enabled", exact=True)).to_be_visible()
+    expect(row.get_by_text(badge("disabled"))).to_be_visible()
+    page.get_by_role("button", name="Enable Text message").click()
+    expect(row.get_by_text(badge("enabled"))).to_be_visible()
+    expect(page.get_by_role("button", name="Disable Text message")).to_be_visible()
     screenshot("authenticators")
 
     page.get_by_role("button", name="Sign out").click()
@@ -170,3 +183,27 @@ def test_admin_enables_sms_and_the_login_page_shows_it(page: Page, poort, admin_
     expect(page.get_by_label("Phone number", exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Send code")).to_be_visible()
     screenshot("login")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_skip_link_jumps_past_the_menus(page: Page, poort, admin_user, screenshot):
+    """The first Tab shows "Skip to content"; Enter on it, and the next Tab is in the page's
+    own content, past the header and, in the admin panel, past the admin menu."""
+    sign_in(page, poort, "root")
+    open_admin(page)
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).not_to_be_in_viewport()  # out of sight until the keyboard reaches it
+    keys = page.keyboard
+    keys.press("Tab")
+
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert_focus_visible(page)
+    screenshot("skip-link", full_page=False)
+    keys.press("Enter")
+    keys.press("Tab")
+
+    menu = page.get_by_role("navigation", name="Admin")
+    assert not menu.evaluate("menu => menu.contains(document.activeElement)")
+    assert page.get_by_role("main").evaluate("main => main.contains(document.activeElement)")
+    assert_focus_visible(page)

@@ -34,7 +34,7 @@ def test_the_list_shows_each_purpose_and_language_with_its_cost(app, admin_clien
 def test_edit_a_text_and_it_is_sent(app, admin_client, sms):
     page = body(admin_client.get(LOGIN_EN))
     assert "12345678" not in page and "123456" in page  # the sample uses a 6-digit code
-    assert "@localhost #123456" in page and "1 segment(s)" in page
+    assert "@localhost #123456" in page and "1 segment · GSM-7 · " in page
 
     response = edit(admin_client, "Hi! {code} is your {app} code ({minutes} min).")
 
@@ -75,7 +75,7 @@ def test_a_text_over_the_budget_is_refused_with_its_count(app, admin_client):
     assert response.status_code == 400
     page = body(response)
     assert "This text costs 3 segments (GSM-7)" in page and "the budget is 2" in page
-    assert "3 segment(s)" in page  # the preview of what would be sent
+    assert "3 segments · GSM-7 · " in page  # the preview of what would be sent
     assert events(app, "sms_template.update") == []
 
 

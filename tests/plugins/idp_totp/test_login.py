@@ -81,7 +81,7 @@ def test_malformed_codes_are_refused(app, client, alice, secret, typed):
     response = submit_code(client, typed)
 
     assert response.status_code == 200
-    assert WRONG in body(response)
+    assert str(WRONG) in body(response)
     assert not signed_in(client)
 
 
@@ -96,7 +96,7 @@ def test_a_wrong_code_shows_a_message_in_place_and_the_login_goes_on(
 
     assert response.status_code == 200
     page = body(response)
-    assert WRONG in page
+    assert str(WRONG) in page
     assert 'aria-invalid="true"' in page and 'aria-describedby="totp-code-error"' in page
     assert not signed_in(client)
     [failure] = events(app, "login.failure")
@@ -180,7 +180,7 @@ def test_the_same_code_twice_is_refused_the_second_time(app, client, make_user, 
     again = submit_code(client, value)
 
     assert again.status_code == 200
-    assert WRONG in body(again)
+    assert str(WRONG) in body(again)
     assert not signed_in(client)
 
 
