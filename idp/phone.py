@@ -6,6 +6,7 @@ import re
 
 import phonenumbers
 from flask import has_app_context
+from flask_babel import gettext
 
 from idp.errors import InvalidInput
 
@@ -31,23 +32,25 @@ def normalise(raw: str, default_region: str | None = None) -> str:
         default_region = _configured_region()
     text = (raw or "").strip()
     if not text:
-        raise InvalidPhoneNumber("Enter a phone number.", field="phone")
+        raise InvalidPhoneNumber(gettext("Enter a phone number."), field="phone")
     if not _ALLOWED.fullmatch(text):
         raise InvalidPhoneNumber(
-            "A phone number has only digits, spaces, hyphens and an optional leading +.",
+            gettext("A phone number has only digits, spaces, hyphens and an optional leading +."),
             field="phone",
         )
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhoneNumber(
-            "This does not look like a phone number; "
-            "include the country code, e.g. +31 6 1234 5678.",
+            gettext(
+                "This does not look like a phone number; "
+                "include the country code, e.g. +31 6 1234 5678."
+            ),
             field="phone",
         ) from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhoneNumber(
-            "This phone number does not exist; check the digits and the country code.",
+            gettext("This phone number does not exist; check the digits and the country code."),
             field="phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -29,9 +29,9 @@ a person halfway through a login is never stopped by the shedder.
 The limit comes from the ``max_in_flight`` setting. ``0`` (the default) derives it under
 ``poort serve`` from the worker's thread count: ``threads - threads // 4`` (six of eight
 threads; nothing is shed below four threads), leaving the rest for the requests above.
-Outside ``poort serve`` (the Flask
-development server, tests, gunicorn started by hand) the thread count is unknown and
-nothing is shed unless ``max_in_flight`` is set. ``-1`` switches shedding off.
+Outside ``poort serve`` (the Flask development server, tests, gunicorn started by hand) the
+thread count is unknown and nothing is shed unless ``max_in_flight`` is set. ``-1``
+switches shedding off.
 """
 
 from __future__ import annotations

@@ -44,13 +44,15 @@
     form.dataset.powStarted = "yes";
     const solution = form.elements.namedItem("pow_solution");
     const status = form.querySelector(".human-check-status");
+    // The texts come from the page (data-busy, data-failed), in its language.
+    const text = (key, fallback) => (status && status.dataset && status.dataset[key]) || fallback;
     let done = false;
     let waiting = false;
     let submitter = null;
 
     function busy(on) {
       for (const button of sendButtons(form)) button.disabled = on;
-      if (status) status.textContent = on ? "Checking your browser\u2026" : "";
+      if (status) status.textContent = on ? text("busy", "Checking your browser\u2026") : "";
     }
 
     form.addEventListener("submit", (event) => {
@@ -70,7 +72,7 @@
       () => {
         // Send without a solution: Poort then says what else the person can do.
         finish();
-        if (status) status.textContent = "Your browser could not solve the puzzle.";
+        if (status) status.textContent = text("failed", "Your browser could not solve the puzzle.");
       }
     );
 

@@ -123,6 +123,7 @@
     const field = form.querySelector("textarea[name=template]");
     const preview = document.getElementById("template-preview");
     const status = document.getElementById("template-count");
+    const units = document.getElementById("template-units");
     if (!field || !preview || !status) return;
     const data = form.dataset;
     const values = { code: data.code, minutes: data.minutes, app: data.app, host: data.host };
@@ -132,9 +133,14 @@
     function update() {
       const message = render(field.value, values);
       const line = countLine(message.text, data, budget);
+      const info = segments(message.text);
       preview.textContent = message.text;
       status.textContent = message.ok ? line : line + " · " + data.invalid;
-      status.classList.toggle("over-budget", segments(message.text).count > budget);
+      status.classList.toggle("over-budget", info.count > budget);
+      if (units) {
+        const words = info.encoding === "GSM-7" ? data.unitsGsm : data.unitsUcs;
+        units.textContent = words.replace("{n}", String(info.units));
+      }
     }
 
     field.addEventListener("input", function () {

@@ -336,7 +336,7 @@ def test_test_reprompts_after_a_wrong_or_malformed_code(idp_cli, admin_user, fix
 
     out = idp_cli.ok("verifier", "test", "main", PHONE, input=f"000000\nabc\n{fixed_code}\n")
 
-    assert "That code is not right. Check the text message and try again. 4 attempt(s)" in out
+    assert "That code is not right. Check the text message and try again. 4 attempts left" in out
     assert "Enter the digits of the code from the text message." in out
     assert "main is confirmed" in out
 

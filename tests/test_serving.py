@@ -21,6 +21,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+# Imported before any test sets PROMETHEUS_MULTIPROC_DIR: the client picks its mode at import,
+# and the rest of the suite counts metrics in this (single) process.
+import prometheus_client.multiprocess  # noqa: F401, E402
 import pytest
 from click.testing import CliRunner
 

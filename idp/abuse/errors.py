@@ -3,17 +3,20 @@ limit or signal refused: an attacker learns nothing, a person knows when to try 
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 from idp.errors import IdpError, InvalidInput, RateLimited
 
 
 def wait_text(seconds: int) -> str:
-    """ "42 s", "3 min", "2 h": how long, in words a person reads at a glance."""
+    """ "42 s", "3 min", "2 h": how long, in words a person reads at a glance (in the page's
+    language: "2 uur" in Dutch)."""
     if seconds < 60:
-        return f"{seconds} s"
+        return gettext("%(seconds)s s", seconds=seconds)
     minutes = -(-seconds // 60)
     if minutes < 120:
-        return f"{minutes} min"
-    return f"{-(-minutes // 60)} h"
+        return gettext("%(minutes)s min", minutes=minutes)
+    return gettext("%(hours)s h", hours=-(-minutes // 60))
 
 
 class DestinationRefused(InvalidInput):
@@ -23,7 +26,9 @@ class DestinationRefused(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__(
-            "This number cannot receive codes here. Use another number, or sign in another way.",
+            gettext(
+                "This number cannot receive codes here. Use another number, or sign in another way."
+            ),
             field="phone",
         )
 
@@ -35,9 +40,14 @@ class SendLimited(RateLimited):
 
     def __init__(self, retry_after: int, *, cooldown: bool = False) -> None:
         if cooldown:  # the everyday case: a second code asked for too soon after the first
-            message = f"Please wait {retry_after} s before asking for a new code."
+            message = gettext(
+                "Please wait %(wait)s s before asking for a new code.", wait=retry_after
+            )
         else:
-            message = f"Too many codes were asked for. Try again in {wait_text(retry_after)}."
+            message = gettext(
+                "Too many codes were asked for. Try again in %(wait)s.",
+                wait=wait_text(retry_after),
+            )
         super().__init__(message, retry_after=retry_after)
 
 
@@ -49,8 +59,11 @@ class SendingPaused(IdpError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            "Codes by text message are paused for a while. "
-            f"Try again in {wait_text(retry_after)}, or sign in another way."
+            gettext(
+                "Codes by text message are paused for a while. "
+                "Try again in %(wait)s, or sign in another way.",
+                wait=wait_text(retry_after),
+            )
         )
         self.public_message = self.message  # a 503 whose text is meant for the user
         self.retry_after = retry_after
@@ -64,8 +77,10 @@ class HumanCheckRequired(IdpError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Many codes were asked for from your network. "
-            "Let your browser finish the check below, then ask again."
+            gettext(
+                "Many codes were asked for from your network. "
+                "Let your browser finish the check below, then ask again."
+            )
         )
         self.retry_after = None
 
@@ -77,7 +92,9 @@ class SignInLocked(RateLimited):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"Too many failed attempts. Try again in {wait_text(retry_after)}.",
+            gettext(
+                "Too many failed attempts. Try again in %(wait)s.", wait=wait_text(retry_after)
+            ),
             retry_after=retry_after,
         )
 
@@ -90,6 +107,8 @@ class NeedsRecovery(IdpError):
 
     def __init__(self) -> None:
         super().__init__(
-            "This account is locked after too many failed attempts. "
-            "Ask your administrator to unlock it."
+            gettext(
+                "This account is locked after too many failed attempts. "
+                "Ask your administrator to unlock it."
+            )
         )

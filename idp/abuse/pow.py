@@ -32,6 +32,7 @@ import secrets
 from collections.abc import Mapping
 
 from flask import url_for
+from flask_babel import gettext
 from markupsafe import Markup
 
 from idp import state
@@ -44,11 +45,10 @@ _MARKUP = Markup(
     """<div class="human-check" data-human-check="pow">
   <input type="hidden" name="pow_challenge" value="{challenge}">
   <input type="hidden" name="pow_solution" value="">
-  <p class="human-check-note">Your browser solves a small puzzle before we send a code. \
-This takes a few seconds.</p>
-  <p class="human-check-status" role="status" aria-live="polite"></p>
-  <noscript><p class="human-check-note">This step needs JavaScript. Without it, wait an hour \
-and ask for a code again, or sign in another way.</p></noscript>
+  <p class="human-check-note">{note}</p>
+  <p class="human-check-status" role="status" aria-live="polite" data-busy="{busy}" \
+data-failed="{failed}"></p>
+  <noscript><p class="human-check-note">{noscript}</p></noscript>
   <script src="{script}" defer></script>
 </div>
 """
@@ -82,7 +82,19 @@ class ProofOfWork:
 
     def render(self) -> Markup:
         return _MARKUP.format(
-            challenge=self.challenge(), script=url_for("static", filename="pow.js")
+            challenge=self.challenge(),
+            script=url_for("static", filename="pow.js"),
+            note=gettext(
+                "Your browser solves a small puzzle before we send a code. "
+                "This takes a few seconds."
+            ),
+            noscript=gettext(
+                "This step needs JavaScript. Without it, wait an hour and ask for a code again, "
+                "or sign in another way."
+            ),
+            # pow.js shows these while it works and when it fails (no text of its own).
+            busy=gettext("Checking your browser\u2026"),
+            failed=gettext("Your browser could not solve the puzzle."),
         )
 
     def verify(self, form: Mapping[str, str]) -> bool:

@@ -49,17 +49,14 @@ def _attrs(**values: object) -> str:
     )
 
 
-def nice_step(largest: float, ticks: int = 4) -> float:
-    """A round step (1, 2 or 5 times a power of ten) that covers *largest* in about *ticks*
-    steps."""
-    if largest <= 0:
-        return 1
+def nice_step(largest: float, ticks: int = 4) -> int:
+    """A round step (1, 2 or 5 times a power of ten, at least 1: these are counts) that
+    covers *largest* in about *ticks* steps."""
     rough = largest / ticks
+    if rough <= 1:
+        return 1
     power = 10 ** math.floor(math.log10(rough))
-    for factor in (1, 2, 5, 10):
-        if factor * power >= rough:
-            return factor * power
-    return 10 * power  # pragma: no cover - the loop always returns
+    return next(f * power for f in (1, 2, 5, 10) if f * power >= rough)
 
 
 def _percent(share: float) -> str:

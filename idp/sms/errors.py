@@ -16,10 +16,12 @@ in the chain took the message.
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
+
 from idp.errors import IdpError
 
 #: What a person reads when a code could not be sent, whatever the cause.
-COULD_NOT_SEND = "We could not send the code. Please try again in a moment."
+COULD_NOT_SEND = lazy_gettext("We could not send the code. Please try again in a moment.")
 
 
 class SmsError(IdpError):
@@ -68,7 +70,9 @@ class SmsRecipientError(SmsError):
 
     code = "sms_recipient"
     status = 400
-    public_message = "This number cannot receive our text messages. Check it, or use another."
+    public_message = lazy_gettext(
+        "This number cannot receive our text messages. Check it, or use another."
+    )
 
 
 class SmsNotSent(SmsError):

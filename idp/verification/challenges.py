@@ -18,6 +18,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import select, update
 
 from idp import state
@@ -49,12 +50,14 @@ class Outcome(StrEnum):
 
 
 MESSAGES = {
-    Outcome.WRONG: "That code is not right. Check the text message and try again.",
-    Outcome.EXPIRED: "This code has expired. Ask for a new one.",
-    Outcome.USED: "This code has been used already. Ask for a new one.",
-    Outcome.SUPERSEDED: "A newer code was sent; use the code from the latest message.",
-    Outcome.TOO_MANY: "Too many wrong codes. Ask for a new one.",
-    Outcome.UNKNOWN: "This code request is unknown or finished. Ask for a new code.",
+    Outcome.WRONG: lazy_gettext("That code is not right. Check the text message and try again."),
+    Outcome.EXPIRED: lazy_gettext("This code has expired. Ask for a new one."),
+    Outcome.USED: lazy_gettext("This code has been used already. Ask for a new one."),
+    Outcome.SUPERSEDED: lazy_gettext(
+        "A newer code was sent; use the code from the latest message."
+    ),
+    Outcome.TOO_MANY: lazy_gettext("Too many wrong codes. Ask for a new one."),
+    Outcome.UNKNOWN: lazy_gettext("This code request is unknown or finished. Ask for a new code."),
 }
 
 
@@ -79,8 +82,14 @@ class CheckResult:
     @property
     def message(self) -> str:
         if self.outcome is Outcome.WRONG and self.attempts_left:
-            return f"{MESSAGES[Outcome.WRONG]} {self.attempts_left} attempt(s) left."
-        return MESSAGES.get(self.outcome, "")
+            return ngettext(
+                "That code is not right. Check the text message and try again. "
+                "%(num)s attempt left.",
+                "That code is not right. Check the text message and try again. "
+                "%(num)s attempts left.",
+                self.attempts_left,
+            )
+        return str(MESSAGES.get(self.outcome, ""))
 
 
 def _target(phone: str | None, user_id: int | None, scope: str | None = None) -> str:
@@ -128,7 +137,10 @@ def issue(
     cooldown = timedelta(seconds=s.settings.code_resend_seconds)
     if latest is not None and now - latest < cooldown:
         wait = max(1, math.ceil((latest + cooldown - now).total_seconds()))
-        raise RateLimited(f"Please wait {wait} s before asking for a new code.", retry_after=wait)
+        raise RateLimited(
+            gettext("Please wait %(wait)s s before asking for a new code.", wait=wait),
+            retry_after=wait,
+        )
     db.session.execute(
         update(Challenge)
         .where(
@@ -178,7 +190,9 @@ def normalise_code(raw: str) -> str:
     """Digits only: people paste codes with spaces or hyphens in them."""
     code = "".join(ch for ch in (raw or "") if not ch.isspace() and ch != "-")
     if not code.isdigit() or len(code) > 10:
-        raise InvalidInput("Enter the digits of the code from the text message.", field="code")
+        raise InvalidInput(
+            gettext("Enter the digits of the code from the text message."), field="code"
+        )
     return code
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import has_request_context, render_template, request, session, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -83,7 +84,7 @@ def sms_authenticator(name: str, role: Role | None = None) -> tuple[Authenticato
     row = get_enabled(name)
     method = method_for(row)
     if not isinstance(method, SmsMethod) or (role is not None and not method.has_role(role)):
-        raise NotFound("There is no such way to sign in.")
+        raise NotFound(gettext("There is no such way to sign in."))
     return row, method
 
 
@@ -210,7 +211,7 @@ def refusal(exc: IdpError) -> tuple[str, int, int | None]:
     if isinstance(exc, SmsError):
         message, status = send_error_message(exc)
         return message, status, None
-    return exc.user_message(), exc.status, getattr(exc, "retry_after", None)
+    return str(exc.user_message()), exc.status, getattr(exc, "retry_after", None)
 
 
 #: What check_code raises instead of judging: show the message next to the code field.
@@ -271,8 +272,8 @@ def _judge(pending: Pending, raw_code: str) -> CheckResult:
 def send_error_message(exc: SmsError) -> tuple[str, int]:
     """What a person reads when a code could not be sent, and the status of the page."""
     if isinstance(exc, SmsRecipientError):
-        return exc.user_message(), 400
-    return COULD_NOT_SEND, 503
+        return str(exc.user_message()), 400
+    return str(COULD_NOT_SEND), 503
 
 
 def wait_seconds(pending: Pending) -> int:
@@ -322,7 +323,7 @@ def code_page(
         restart=url_for(f"idp_sms.{kind}_restart", name=name) if restart else None,
         cancel=cancel,
         wait=wait_seconds(pending),
-        error=error,
+        error=str(error) if error else None,
         undelivered=undelivered(pending),
     )
     response = Response(page, status=status, mimetype="text/html")

@@ -8,6 +8,7 @@ is spent and nothing tells the two apart.
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
@@ -39,17 +40,19 @@ from idp_sms.method import UNAVAILABLE
 from idp_sms.numbers import screen
 
 KIND = "login"
-NOT_REGISTERED = "This number has no account here. Check the number, or sign in another way."
-TAKEN_MEANWHILE = (
+NOT_REGISTERED = lazy_gettext(
+    "This number has no account here. Check the number, or sign in another way."
+)
+TAKEN_MEANWHILE = lazy_gettext(
     "This number was registered a moment ago, in another sign-up. Sign in with it instead."
 )
-START_AGAIN = "Your code request has ended. Enter your phone number again."
+START_AGAIN = lazy_gettext("Your code request has ended. Enter your phone number again.")
 
 
 def _login_error(
     name: str, phone: str, message: str, status: int, retry_after: int | None = None
 ) -> Response:
-    page = render_login_page(name, {"phone": phone[:40]}, {"phone": message})
+    page = render_login_page(name, {"phone": phone[:40]}, {"phone": str(message)})
     response = Response(page, status=status, mimetype="text/html")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -61,8 +64,8 @@ def _page(
 ) -> Response:
     return code_page(
         pending,
-        title="Enter the code",
-        submit="Sign in",
+        title=gettext("Enter the code"),
+        submit=gettext("Sign in"),
         restart=True,
         error=error,
         status=status,
@@ -84,7 +87,7 @@ def _account_target(pending: Pending) -> str | None:
 
 def _start_again(name: str) -> Response:
     forget(KIND)
-    flash(START_AGAIN, "error")
+    flash(str(START_AGAIN), "error")
     return redirect(url_for("auth.login"), code=303)
 
 
@@ -204,7 +207,7 @@ def login_resend(name: str) -> Response:
     except IdpError as exc:
         message, status, retry_after = refusal(exc)
         return _page(pending, error=message, status=status, retry_after=retry_after)
-    flash("We sent a new code. Use the code from the latest message.", "success")
+    flash(gettext("We sent a new code. Use the code from the latest message."), "success")
     return redirect(url_for("idp_sms.login_code", name=name), code=303)
 
 

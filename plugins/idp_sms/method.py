@@ -15,6 +15,7 @@ from wtforms.validators import Length, Optional, ValidationError
 from idp.auth import AuthMethod, LoginContext, Role, render_part
 from idp.auth.authenticators import enabled_authenticators
 from idp.extensions import db
+from idp.i18n import translated
 from idp.models import User, Verifier
 from idp.options import OptionsForm
 from idp.phone import mask
@@ -22,7 +23,10 @@ from idp.verification.resolution import Resolution, resolve
 from idp_sms.blueprint import bp
 from idp_sms.numbers import example_number, parse_regions
 
-UNAVAILABLE = "Sign-in by text message is not available right now."
+UNAVAILABLE = lazy_gettext("Sign-in by text message is not available right now.")
+#: The method's title, kept as written on new authenticators; pages show it translated
+#: (the ``translated`` filter), so the catalogues need it.
+TITLE = lazy_gettext("Text message")
 
 #: What happens to a number without an account when sign-up is off.
 SILENT = "silent"
@@ -106,9 +110,11 @@ class SmsOptions(OptionsForm):
         choices = [_Choice("", DEFAULT_VERIFIER)] + [
             _Choice(
                 row.name,
-                f"{row.title} ({row.name})"
+                f"{translated(row.title)} ({row.name})"
                 if row.enabled
-                else gettext("%(title)s (%(name)s), disabled", title=row.title, name=row.name),
+                else gettext(
+                    "%(title)s (%(name)s), disabled", title=translated(row.title), name=row.name
+                ),
             )
             for row in rows
         ]

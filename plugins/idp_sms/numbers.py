@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import phonenumbers
+from flask import has_request_context
+from flask_babel import gettext
 from phonenumbers import PhoneNumberType, geocoder
 
 from idp import state
@@ -37,7 +39,13 @@ def allowed_regions(extra: Iterable[str] = ()) -> frozenset[str]:
 
 
 def country_name(number: phonenumbers.PhoneNumber) -> str:
-    return geocoder.country_name_for_number(number, "en") or "that country"
+    """The country of *number*, named in the page's language."""
+    language = "en"
+    if has_request_context():
+        from idp.i18n import current_language
+
+        language = current_language()
+    return geocoder.country_name_for_number(number, language) or gettext("that country")
 
 
 def screen(raw: str, regions: Iterable[str] = ()) -> str:
@@ -53,13 +61,17 @@ def screen(raw: str, regions: Iterable[str] = ()) -> str:
     kind = phonenumbers.number_type(number)
     if kind not in TEXTABLE and not (kind == PhoneNumberType.VOIP and voip_allowed()):
         raise InvalidPhoneNumber(
-            "This number cannot receive text messages. Enter a mobile number.", field="phone"
+            gettext("This number cannot receive text messages. Enter a mobile number."),
+            field="phone",
         )
     region = phonenumbers.region_code_for_number(number)
     if region not in allowed_regions(regions):
         raise InvalidPhoneNumber(
-            f"We cannot send text messages to numbers from {country_name(number)} "
-            "here. Enter a mobile number from an allowed country.",
+            gettext(
+                "We cannot send text messages to numbers from %(country)s here. "
+                "Enter a mobile number from an allowed country.",
+                country=country_name(number),
+            ),
             field="phone",
         )
     return e164

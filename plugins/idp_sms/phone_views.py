@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,8 +47,8 @@ from idp_sms.numbers import example_number, screen
 log = logging.getLogger(__name__)
 
 KIND = "phone"
-IN_USE = "This number belongs to another account. Use another number."
-ALREADY_YOURS = "This is your number already."
+IN_USE = lazy_gettext("This number belongs to another account. Use another number.")
+ALREADY_YOURS = lazy_gettext("This is your number already.")
 NOTICE = {
     "en": "The phone number of your {app} account was changed to {masked}. "
     "If this wasn't you, contact the {app} administrators at {host} right away.",
@@ -67,7 +68,7 @@ def _who(method: SmsMethod, *, need_fresh: bool = True) -> tuple[User, bool] | R
         return redirect(url_for("auth.login"), code=303)
     in_flow = not current_user.is_authenticated
     if in_flow and not method.has_role(Role.SECOND_FACTOR):
-        raise NotFound("There is no such way to sign in.")
+        raise NotFound(gettext("There is no such way to sign in."))
     if not in_flow and need_fresh and not reauth.fresh():
         next_url = url_for("idp_sms.phone", name=method.authenticator.name)
         return redirect(reauth.confirm_url(next_url), code=303)
@@ -101,7 +102,7 @@ def _phone_page(
         available=method.resolution().available,
         unavailable=UNAVAILABLE,
         example=example_number(),
-        error=error,
+        error=str(error) if error else None,
         value=value[:40],
         back=_done_url(),
     )
@@ -120,8 +121,8 @@ def _code_page(
 ) -> Response:
     return code_page(
         pending,
-        title="Confirm your number",
-        submit="Confirm",
+        title=gettext("Confirm your number"),
+        submit=gettext("Confirm"),
         restart=True,
         cancel=in_flow,
         error=error,
@@ -209,7 +210,9 @@ def phone_code(name: str) -> Response:
     if (context or {}).get("phone") != pending.phone:
         db.session.rollback()
         forget(KIND)
-        return _phone_page(row, method, user, in_flow, error="Please start again.", status=400)
+        return _phone_page(
+            row, method, user, in_flow, error=gettext("Please start again."), status=400
+        )
 
     old, old_verified = user.phone, user.phone_verified_at is not None
     user.phone = pending.phone
@@ -234,7 +237,7 @@ def phone_code(name: str) -> Response:
         url = flow.second_factor_done(method.amr, row)
     else:
         db.session.commit()
-        flash(f"Your phone number is now {mask(new)}.", "success")
+        flash(gettext("Your phone number is now %(number)s.", number=mask(new)), "success")
         url = _done_url()
     if changed and old:
         notify_old_number(method, old, new)
@@ -267,7 +270,7 @@ def phone_resend(name: str) -> Response:
     except IdpError as exc:
         message, status, retry_after = refusal(exc)
         return _code_page(pending, in_flow, error=message, status=status, retry_after=retry_after)
-    flash("We sent a new code. Use the code from the latest message.", "success")
+    flash(gettext("We sent a new code. Use the code from the latest message."), "success")
     return redirect(url_for("idp_sms.phone_code", name=name), code=303)
 
 

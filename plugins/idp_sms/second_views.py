@@ -4,6 +4,7 @@ user's verified phone."""
 from __future__ import annotations
 
 from flask import flash, redirect, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from idp import metrics
@@ -35,8 +36,8 @@ def _page(
 ) -> Response:
     return code_page(
         pending,
-        title="Enter the code",
-        submit="Confirm",
+        title=gettext("Enter the code"),
+        submit=gettext("Confirm"),
         cancel=True,
         error=error,
         status=status,
@@ -45,7 +46,7 @@ def _page(
 
 
 def _second_factor_error(name: str, message: str, status: int, retry_after: int | None = None):
-    page = render_second_factor_page(name, {"form": message})
+    page = render_second_factor_page(name, {"form": str(message)})
     if isinstance(page, Response):  # nothing to choose from any more
         return page
     response = Response(page, status=status, mimetype="text/html")
@@ -57,7 +58,7 @@ def _second_factor_error(name: str, message: str, status: int, retry_after: int 
 def _pending_login(method: SmsMethod) -> flow.PendingLogin:
     login = flow.require_pending()
     if method.name in login.methods or not method.can_be_second_factor(login.user):
-        raise MethodUnavailable("A text message cannot be your second step here.")
+        raise MethodUnavailable(gettext("A text message cannot be your second step here."))
     return login
 
 
@@ -141,5 +142,5 @@ def second_resend(name: str) -> Response:
     except IdpError as exc:
         message, status, retry_after = refusal(exc)
         return _page(pending, error=message, status=status, retry_after=retry_after)
-    flash("We sent a new code. Use the code from the latest message.", "success")
+    flash(gettext("We sent a new code. Use the code from the latest message."), "success")
     return redirect(url_for("idp_sms.second_code", name=name), code=303)

@@ -211,7 +211,7 @@ def test_wrong_codes_count_on_over_new_codes(app: Flask, clock: FakeClock, texti
     burnt = answer(enter(client, code))  # the right code, after five wrong: void
 
     assert [status for status, _, _ in wrong] == [400] * 5
-    assert wrong[0][2] == f"{WRONG_CODE} 4 attempt(s) left."
+    assert wrong[0][2] == f"{WRONG_CODE} 4 attempts left."
     assert wrong[-1][2] == burnt[2] == TOO_MANY_CODES
     assert failures(app, lockout.account_key(texting.id)) == 6
 

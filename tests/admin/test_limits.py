@@ -219,7 +219,7 @@ def test_invalid_limits_are_shown_next_to_their_fields_and_nothing_is_saved(app,
 
     assert response.status_code == 400
     page = body(response)
-    assert "Nothing was saved: 3 value(s) need fixing." in page
+    assert "Nothing was saved: 3 values need fixing." in page
     for name, message in (
         ("number_per_hour", "Enter a whole number."),
         ("global_per_day", "Cannot be lower than the hourly budget."),

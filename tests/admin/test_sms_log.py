@@ -126,7 +126,8 @@ def test_filters(admin_client, query, expected):
 
     assert response.status_code == 200
     assert listed(body(response)) == expected
-    assert f"{len(expected)} attempt(s), newest first" in body(response)
+    attempts = "attempt" if len(expected) == 1 else "attempts"
+    assert f"{len(expected)} {attempts}, newest first" in body(response)
 
 
 @pytest.mark.usefixtures("rows")

@@ -132,6 +132,8 @@ def test_the_page_carries_what_the_script_needs(admin_client):
     assert data["app"] == "Poort" and data["host"] == "localhost" and data["budget"] == "2"
     assert data["segment-one"] == "1 segment" and data["segment-many"] == "{n} segments"
     assert data["character-many"] == "{n} characters"
+    assert data["units-gsm"] == "GSM-7, {n} septets." and data["over"] == "over the budget of 2"
+    assert '<span id="template-units">GSM-7, 77 septets.</span>' in page
     assert not re.search(r"\son[a-z]+=", page)  # no on* handlers: script-src 'self' only
     assert "style=" not in page
 

@@ -1,9 +1,7 @@
 """A login from the demo relying app (examples/demo_app), by a browser set to Dutch (nl-NL).
 
-Poort picks Dutch from the browser's Accept-Language (``<html lang="nl">``), but has no Dutch
-texts yet (issue 9, i18n): the flow must complete. ``test_the_login_page_speaks_dutch`` expects
-the Dutch page and is marked xfail(strict): once the translations land it passes, strict turns
-that into a failure, and whoever built them removes the mark.
+Poort picks Dutch from the browser's Accept-Language (``<html lang="nl">``): the flow must
+complete, and ``test_the_login_page_speaks_dutch`` expects the Dutch page.
 """
 
 from __future__ import annotations
@@ -81,10 +79,8 @@ def test_sign_in_from_the_demo_app_in_dutch(page: Page, poort, demo, screenshot)
     screenshot("signed-in")
 
 
-@pytest.mark.xfail(strict=True, reason="Dutch catalogue not built yet (issue 9 i18n)")
 def test_the_login_page_speaks_dutch(page: Page, poort, demo):
-    """Switched on by the Dutch translations (the core's and the SMS plugin's): then remove
-    the xfail mark."""
+    """The Dutch translations, the core's and the SMS plugin's."""
     page.goto(demo + "/login")
     expect(page).to_have_url(re.compile(re.escape(poort.at("/login"))))
     assert _language(page) == "nl"

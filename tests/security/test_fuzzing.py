@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from secrets import token_urlsafe
 from typing import Any
@@ -30,12 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from idp import site_settings
+from idp import create_app, site_settings
 from idp.abuse import limits
 from idp.auth import credentials, recovery
 from idp.auth.sessions import hash_token
 from idp.extensions import db
-from idp.models import User, UserSession
+from idp.models import Authenticator, User, UserSession
 from idp.plugins import Registry, from_classes
 from idp.verification import delivery_reports, verifiers
 from idp_password import PasswordMethod
@@ -45,7 +46,9 @@ from idp_sms_providers.console import ConsoleProvider
 from idp_sms_providers.spryng import SpryngProvider
 from idp_sms_providers.vonage import VonageProvider
 from idp_totp import TotpMethod
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SECRET_KEY
+from tests.database import throwaway_postgres
+from tests.fakes.clock import FakeClock
 from tests.fuzzing import Probe, assert_clear, malformed, probes, send
 from tests.oidc.support import LOGOUT, REDIRECT, make_client
 
@@ -207,16 +210,10 @@ REPORT_FIELDS: dict[str, Sequence[str]] = {
 }
 
 
-# -- the world: users, authenticators, verifiers and clients of one test's app ---------------
+# -- the world: users, authenticators, verifiers and clients of one app ------------------------
 
 
-@pytest.fixture
-def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    return {**app_config, "code_resend_seconds": 1}
-
-
-@pytest.fixture
-def registry() -> Registry:
+def _registry() -> Registry:
     return from_classes(
         PasswordMethod,
         SmsMethod,
@@ -228,13 +225,22 @@ def registry() -> Registry:
     )
 
 
+@pytest.fixture
+def registry() -> Registry:
+    return _registry()
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    return {**app_config, "code_resend_seconds": 1}
+
+
 @dataclass
 class World:
     """What one test's app holds, and browsers brought into each state."""
 
     app: Flask
     clock: Any
-    make_user: Callable[..., User]
     client_ids: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
     third_party: str = ""
@@ -319,7 +325,8 @@ class World:
         """A new user with a password, a verified phone, an authenticator app and recovery
         codes: a password login leaves them at the second step. Returns the username."""
         n = next(self.counter)
-        user = self.make_user(
+        user = _user(
+            self.app,
             username=f"bob{n}",
             email=f"bob{n}@example.org",
             phone=self.phone(),
@@ -344,24 +351,49 @@ NO_LIMIT = {
 }
 
 
-def _world(app: Flask, clock: Any, make_user: Callable[..., User], make_authenticator) -> World:
-    make_authenticator("password")
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
-    )
-    make_authenticator("totp", method="totp", title="Authenticator app")
-    alice = make_user(username="alice", email="alice@example.org", nickname="Alice")
-    make_user(username="carol", email="carol@example.org", nickname="Carol")
-    make_user(username="root", email="root@example.org", nickname="Root", is_admin=True)
+def _user(app: Flask, **values: Any) -> User:
+    """A user with the password PASSWORD."""
+    with app.app_context():
+        from idp import state
+
+        user = User(nickname=values.get("username", "User"), **values)
+        user.password_hash = state.current().passwords.hash(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+        db.session.refresh(user)
+        db.session.expunge(user)
+        return user
+
+
+def _world(app: Flask, clock: Any) -> World:
+    """Password, SMS (console verifier) and authenticator-app sign-in, users, OIDC clients and
+    verifiers whose providers report delivery."""
+    sms_options = {
+        "verifier": "",
+        "use_for": "both",
+        "allow_signup": True,
+        "unknown_numbers": "silent",
+        "countries": "",
+    }
+    with app.app_context():
+        for position, (name, title, options) in enumerate(
+            (("password", "Password", {}), ("sms", "Text message", sms_options),
+             ("totp", "Authenticator app", {})),
+        ):  # fmt: skip
+            db.session.add(
+                Authenticator(
+                    name=name,
+                    method=name,
+                    title=title,
+                    enabled=True,
+                    position=position,
+                    options=options,
+                )
+            )
+        db.session.commit()
+    alice = _user(app, username="alice", email="alice@example.org")
+    _user(app, username="carol", email="carol@example.org")
+    _user(app, username="root", email="root@example.org", is_admin=True)
     first_party, secret = make_client(app)
     third_party, third_secret = make_client(app, name="Third party", first_party=False)
     public, _ = make_client(app, name="Public", public=True, require_pkce=True)
@@ -389,8 +421,8 @@ def _world(app: Flask, clock: Any, make_user: Callable[..., User], make_authenti
                 None, {"name": name, "provider": name, "sender": "Poort"}, options
             )
             tokens.append(delivery_reports.ensure_token(row))
-        # Limits and fraud signals are tested in tests/abuse; here every example texts a new
-        # number from a new address, and must get as far as the view's own checks.
+        # Limits and fraud signals are tested in tests/abuse; here the fuzz must get as far as
+        # the views' own checks, with many codes texted from few addresses.
         relaxed, errors = limits.parse(
             {name: 0 if name in NO_LIMIT else limit.high for name, limit in limits.LIMITS.items()}
         )
@@ -400,7 +432,6 @@ def _world(app: Flask, clock: Any, make_user: Callable[..., User], make_authenti
     return World(
         app,
         clock,
-        make_user,
         client_ids=(first_party, third_party, public, "unknown-client"),
         secrets=tuple(s for s in (secret, third_secret, "wrong") if s),
         third_party=third_party,
@@ -409,9 +440,39 @@ def _world(app: Flask, clock: Any, make_user: Callable[..., User], make_authenti
     )
 
 
-@pytest.fixture
-def world(app, clock, make_user, make_authenticator) -> World:
-    return _world(app, clock, make_user, make_authenticator)
+@pytest.fixture(scope="module")
+def world(postgres_url: str | None, tmp_path_factory, fernet_key: str) -> Iterator[World]:
+    """One app for every public target, in a database of its own: set up once, since most
+    targets need the same users and states (the admin test, which changes settings, gets the
+    usual app of its own)."""
+    folder = tmp_path_factory.mktemp("fuzzing")
+    with ExitStack() as stack:
+        url = (
+            stack.enter_context(throwaway_postgres(postgres_url))
+            if postgres_url
+            else f"sqlite:///{folder / 'poort.sqlite3'}"
+        )
+        clock = FakeClock()
+        app = create_app(
+            {
+                "instance_path": str(folder / "instance"),
+                "secret_key": SECRET_KEY,
+                "secret_keys": [fernet_key],
+                "database_url": url,
+                "password_hash_profile": "cheapest",
+                "issuer": "https://localhost",
+                "code_resend_seconds": 1,
+            },
+            registry=_registry(),
+            clock=clock,
+        )
+        app.config["TESTING"] = True
+        with app.app_context():
+            db.create_all()
+        yield _world(app, clock)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 # -- the states a browser is brought into -------------------------------------------------------
@@ -978,8 +1039,8 @@ def _surface(app: Flask) -> set[tuple[str, str, str]]:
     }
 
 
-def test_every_endpoint_is_fuzzed_or_skipped(app, world):
-    surface = _surface(app)
+def test_every_endpoint_is_fuzzed_or_skipped(world):
+    surface = _surface(world.app)
     covered = {(t.endpoint, t.method, t.rule) for t in TARGETS + ADMIN_TARGETS}
     skipped = {(e, m, r) for e, m, r in surface if (e, m) in SKIPPED}
 
@@ -1039,7 +1100,8 @@ def test_fuzz(target: Target, world: World):
     run()
 
 
-def test_fuzz_admin_forms(world: World):
+def test_fuzz_admin_forms(app: Flask, clock: Any):
+    world = _world(app, clock)  # its own app: the forms change settings every target uses
     choices = st.one_of(
         [requests(t, world, ("admin",)).map(lambda r, t=t: (t, r)) for t in ADMIN_TARGETS]
     )
@@ -1056,10 +1118,10 @@ def test_fuzz_admin_forms(world: World):
 # -- methods nobody allowed --------------------------------------------------------------------
 
 
-def test_methods_a_path_does_not_allow_get_405_with_a_message(app, world):
+def test_methods_a_path_does_not_allow_get_405_with_a_message(world):
     client = world.browser()
-    adapter = app.url_map.bind("localhost")
-    for rule in app.url_map.iter_rules():
+    adapter = world.app.url_map.bind("localhost")
+    for rule in world.app.url_map.iter_rules():
         path = _path(rule.rule, dict.fromkeys(rule.arguments, "x"))
         allowed = set(adapter.allowed_methods(path))
         for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):

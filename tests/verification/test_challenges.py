@@ -244,7 +244,7 @@ def test_attempts_left_count_down(ctx):
 
     assert [r.outcome for r in results] == [Outcome.WRONG] * 4
     assert [r.attempts_left for r in results] == [4, 3, 2, 1]
-    assert results[0].message.endswith("4 attempt(s) left.")
+    assert results[0].message.endswith("4 attempts left.")
     assert fresh(public_id).attempts == 4
 
 

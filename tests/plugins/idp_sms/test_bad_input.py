@@ -37,11 +37,11 @@ def test_a_wrong_code_says_so_and_counts_down(app, client, code):
     assert response.status_code == 400
     page = body(response)
     assert (
-        "That code is not right. Check the text message and try again. 4 attempt(s) left." in page
+        "That code is not right. Check the text message and try again. 4 attempts left." in page
     )
     assert 'aria-invalid="true"' in page and 'autocomplete="one-time-code"' in page
-    assert "3 attempt(s) left." in body(enter(client, wrong(code)))
-    assert "2 attempt(s) left." in body(enter(client, wrong(code)))
+    assert "3 attempts left." in body(enter(client, wrong(code)))
+    assert "2 attempts left." in body(enter(client, wrong(code)))
     [challenge] = challenges(app)
     assert challenge.attempts == 3 and challenge.consumed_at is None
     assert enter(client, code).status_code == 303  # the right code still works

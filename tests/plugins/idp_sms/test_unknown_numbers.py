@@ -45,7 +45,7 @@ def test_an_unknown_number_gets_the_same_answers_and_no_text(app, clock, two):
         assert known_answer.status_code == unknown_answer.status_code
         assert known_answer.headers.get("Location") == unknown_answer.headers.get("Location")
         assert normalised(body(known_answer)) == normalised(body(unknown_answer))
-    assert "4 attempt(s) left." in body(answers[1][2])
+    assert "4 attempts left." in body(answers[1][2])
     assert [m["to"] for m in outbox(app)] == [KNOWN]  # nothing was sent to the unknown number
 
     # resending too early, and after the cooldown: still the same
@@ -66,8 +66,8 @@ def test_guesses_on_an_unknown_number_run_out_like_real_ones(app, two):
 
     pages = [body(enter(client, f"{n:06d}")) for n in range(5)]
 
-    assert "4 attempt(s) left." in pages[0]
-    assert "1 attempt(s) left." in pages[3]
+    assert "4 attempts left." in pages[0]
+    assert "1 attempt left." in pages[3]
     assert "Too many wrong codes. Ask for a new one." in pages[4]
     assert users_with_phone(app, OTHER) == []
     [challenge] = [c for c in challenges(app) if c.phone == OTHER]
