@@ -120,17 +120,45 @@ ODD_KEYS = (
 
 
 def pairs(
-    fields: Mapping[str, Sequence[str]], *, max_extra: int = 4
+    fields: Mapping[str, Sequence[str]],
+    base: Mapping[str, str] | None = None,
+    *,
+    max_extra: int = 4,
 ) -> st.SearchStrategy[list[tuple[str, str]]]:
     """Form or query pairs: each known field absent or with a value, plus extra pairs that
-    repeat known keys (duplicated keys) or add odd ones."""
+    repeat known keys (duplicated keys) or add odd ones.
+
+    With *base* (a request the view accepts), half the pairs are that request with up to
+    three fields left out or changed, so the fuzz gets past the first check more often.
+    """
     names = list(fields)
     known = st.fixed_dictionaries({name: st.none() | values(fields[name]) for name in names}).map(
         lambda d: [(k, v) for k, v in d.items() if v is not None]
     )
+    if base and names:
+        changes = st.fixed_dictionaries(
+            {name: st.none() | values(fields[name]) for name in names}
+        )  # fmt: skip
+        chosen = st.sets(st.sampled_from(names), max_size=3)
+        near = st.builds(lambda c, ch: _near(base, names, c, ch), changes, chosen)
+        known = st.one_of(near, known)
     extra_keys = st.sampled_from(names + list(ODD_KEYS)) if names else st.sampled_from(ODD_KEYS)
     extra = st.lists(st.tuples(extra_keys, malformed()), max_size=max_extra)
     return st.builds(lambda a, b: a + b, known, extra)
+
+
+def _near(
+    base: Mapping[str, str],
+    names: Sequence[str],
+    changes: Mapping[str, str | None],
+    chosen: set[str],
+) -> list[tuple[str, str]]:
+    items = []
+    for name in names:
+        value = changes[name] if name in chosen else base.get(name)
+        if value is not None:
+            items.append((name, value))
+    return items
 
 
 # -- raw bytes ----------------------------------------------------------------------------------
@@ -339,27 +367,32 @@ def probes(
     form: bool = True,
     query_fields: Mapping[str, Sequence[str]] | None = None,
     client_ids: Sequence[str] = ("x",),
+    base: Mapping[str, str] | None = None,
 ) -> st.SearchStrategy[Probe]:
     """Requests for a target that reads *fields* from a form (``form=True``) or from the
-    query string (``form=False``); *query_fields* are read from the query string as well."""
+    query string (``form=False``); *query_fields* are read from the query string as well.
+    *base* is a request the view accepts (see :func:`pairs`)."""
     query_fields = query_fields if query_fields is not None else ({} if form else fields)
     names = list(fields)
+    plain_query = pairs(query_fields, None if form else base).map(_urlencode)
     query = st.one_of(
         st.just(b""),
-        pairs(query_fields).map(_urlencode),
+        plain_query,
         raw_urlencoded(list(query_fields)),
         long_values(20_000).map(lambda s: b"x=" + quote(s, safe="").encode()[:60_000]),
+        *([] if form else [plain_query, plain_query]),  # a GET reads only its query
     )
     csrf = st.sampled_from(("valid", "valid", "valid", "missing", "garbage"))
     common = {"query": query, "headers": extra_headers(client_ids), "csrf": csrf}
     kinds = [
-        st.builds(Probe, body=st.just("form"), pairs=pairs(fields), **common),
+        st.builds(Probe, body=st.just("form"), pairs=pairs(fields, base), **common),
         st.builds(Probe, body=st.just("raw"), raw=raw_urlencoded(names), **common),
     ]
     if form:
         kinds += [
+            st.builds(Probe, body=st.just("form"), pairs=pairs(fields, base), **common),
             st.builds(Probe, body=st.just("json"), raw=json_bodies(fields), **common),
-            st.builds(Probe, body=st.just("multipart"), pairs=pairs(fields), **common),
+            st.builds(Probe, body=st.just("multipart"), pairs=pairs(fields, base), **common),
             st.builds(
                 Probe,
                 body=st.just("other"),

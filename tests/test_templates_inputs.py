@@ -13,7 +13,7 @@ keyboards get the hints they understand:
   own name into an application's or a verifier's.
 
 Fields made by WTForms (the options of plugins) come from Python, not from these templates; their
-labels are WTForms' own ``<label for>``.
+labels are WTForms' own ``<label for>``. And a table's scrolling box takes the keyboard focus.
 """
 
 from __future__ import annotations
@@ -260,3 +260,17 @@ def test_the_checker_knows_admin_text_fields():
 )
 def test_the_checker_lets_pass(markup):
     assert not problems(markup)
+
+
+def test_every_table_box_that_may_scroll_takes_the_keyboard_focus():
+    """On a phone a wide table scrolls sideways inside ``.table-wrap``; keyboard users can
+    only scroll it when the box takes the focus (axe-core: scrollable-region-focusable)."""
+    boxes = [
+        f"{path.relative_to(CHECKOUT)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in _templates()
+        for text in [path.read_text(encoding="utf-8")]
+        for match in re.finditer(r"<div\b[^>]*\bclass=\"[^\"]*\btable-wrap\b[^>]*>", text)
+        if 'tabindex="0"' not in match.group()
+    ]
+
+    assert not boxes, 'add tabindex="0" to:\n' + "\n".join(boxes)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -103,7 +104,13 @@ def _po_bytes(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
+#: The date in the header of every .mo file. Babel stamps a catalogue read from a .po without
+#: a header with the current time; a fixed date keeps the built .mo equal to a fresh one.
+_MO_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def _mo_bytes(catalog: Catalog) -> bytes:
+    catalog.creation_date = catalog.revision_date = _MO_DATE
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     return buffer.getvalue()

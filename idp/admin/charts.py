@@ -26,7 +26,7 @@ WIDTH = 440
 HEIGHT = 240
 #: Room around the plot: y tick labels and the y-axis title on the left, days and the
 #: x-axis title below.
-LEFT, RIGHT, TOP, BOTTOM = 60, 8, 12, 46
+LEFT, RIGHT, TOP, BOTTOM = 60, 24, 12, 46
 SVG_NS = "http://www.w3.org/2000/svg"
 
 #: Colours with at least 3:1 contrast on white (WCAG 1.4.11), told apart by patterns too.
@@ -124,7 +124,7 @@ def _axes(
             continue
         parts.append(
             f"<text {_attrs(x=_num(plot.x(index)), y=_num(plot.bottom + 18))} "
-            f'text-anchor="middle">{escape(_day(day, locale))}</text>'
+            f'text-anchor="middle" font-size="12">{escape(_day(day, locale))}</text>'
         )
     middle = _num(TOP + plot.height / 2)
     parts.append(
@@ -275,7 +275,8 @@ def stacked_bars(
         f'<li><svg xmlns="{SVG_NS}" class="chart-swatch" viewBox="0 0 16 16" width="16" '
         f'height="16" aria-hidden="true" focusable="false"><rect x=".5" y=".5" width="15" '
         f'height="15" {_attrs(fill=fills[i], stroke=series_style(i)[0])}/></svg> '
-        f'<span dir="auto">{escape(name)}</span> <span class="muted">({count})</span></li>'
+        f'<span><span dir="auto">{escape(name)}</span> <span class="muted">({count})</span></span>'
+        "</li>"
         for i, (name, count) in enumerate(per_name)
     )
     head = "".join(f'<th scope="col" class="num" dir="auto">{escape(name)}</th>' for name in names)

@@ -329,9 +329,7 @@ def test_sign_out_everywhere_revokes_only_the_targets_sessions(app, panel, alice
     response = act(panel, alice.id, "revoke-sessions")
 
     assert response.status_code == 303
-    assert "Signed Alice Jansen out of 2 sessions." in body(
-        panel.get(response.headers["Location"])
-    )
+    assert "Signed Alice Jansen out of 2 sessions." in body(panel.get(response.headers["Location"]))
     assert not signed_in(laptop)
     assert not signed_in(phone)
     assert signed_in(bobs)
