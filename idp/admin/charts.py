@@ -311,7 +311,7 @@ def _figure(id_prefix: str, svg: str, legend: str, table: str) -> Markup:
     return Markup(  # noqa: S704 - built here; every outside text passed through escape()
         f'<figure class="chart" {_attrs(id=id_prefix)}>{svg}{legend_list}'
         f'<details class="chart-data"><summary>{escape(gettext("Show the numbers"))}</summary>'
-        f'<div class="table-wrap">{table}</div></details></figure>'
+        f'<div class="table-wrap" tabindex="0">{table}</div></details></figure>'
     )
 
 

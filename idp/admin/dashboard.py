@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import render_template
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
 from idp import state
@@ -25,7 +25,7 @@ from idp.verification import message_log
 from idp.verification.verifiers import all_verifiers
 
 #: Pseudo methods that have no authenticator row.
-PSEUDO_METHODS = {"recovery": "Recovery code"}
+PSEUDO_METHODS = {"recovery": lazy_gettext("Recovery code")}
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _method_label(method: str, titles: dict[str, str]) -> str:
         if name in titles:
             parts.append(translated(titles[name]))
         elif name in PSEUDO_METHODS:
-            parts.append(gettext(PSEUDO_METHODS[name]))
+            parts.append(str(PSEUDO_METHODS[name]))
         else:
             parts.append(name)
     return " + ".join(parts)

@@ -36,9 +36,7 @@ def test_a_wrong_code_says_so_and_counts_down(app, client, code):
 
     assert response.status_code == 400
     page = body(response)
-    assert (
-        "That code is not right. Check the text message and try again. 4 attempts left." in page
-    )
+    assert "That code is not right. Check the text message and try again. 4 attempts left." in page
     assert 'aria-invalid="true"' in page and 'autocomplete="one-time-code"' in page
     assert "3 attempts left." in body(enter(client, wrong(code)))
     assert "2 attempts left." in body(enter(client, wrong(code)))
