@@ -11,6 +11,8 @@ See docs/PERFORMANCE.md for what it measures and the latest figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import shlex
 import signal
@@ -114,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n", encoding="utf-8")
+    raw = args.out.with_suffix(".json")
+    raw.write_text(json.dumps(dataclasses.asdict(result), indent=1) + "\n", encoding="utf-8")
     print(text)
-    print(f"\nWritten to {args.out}", file=sys.stderr)
+    print(f"\nWritten to {args.out} (and the figures as JSON to {raw})", file=sys.stderr)
     return 3 if result.failures else 0
 
 

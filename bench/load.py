@@ -137,7 +137,8 @@ class Tally:
     shed: int = 0
     timeouts: int = 0
     errors: int = 0
-    samples: list[str] = field(default_factory=list)
+    #: What went wrong, each different message once, with how often.
+    samples: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: Tally) -> None:
         self.latencies.extend(other.latencies)
@@ -148,7 +149,9 @@ class Tally:
         self.shed += other.shed
         self.timeouts += other.timeouts
         self.errors += other.errors
-        self.samples.extend(other.samples[: max(0, SAMPLES - len(self.samples))])
+        for message, count in other.samples.items():
+            if message in self.samples or len(self.samples) < SAMPLES:
+                self.samples[message] = self.samples.get(message, 0) + count
 
 
 class Failed(Exception):
@@ -175,8 +178,9 @@ class Client:
 
     def _note(self, kind: str, message: str) -> None:
         setattr(self.tally, kind, getattr(self.tally, kind) + 1)
-        if len(self.tally.samples) < SAMPLES:
-            self.tally.samples.append(message[:300])
+        message = message[:200]
+        if message in self.tally.samples or len(self.tally.samples) < SAMPLES:
+            self.tally.samples[message] = self.tally.samples.get(message, 0) + 1
 
     def request(
         self,
@@ -221,11 +225,7 @@ class Client:
             time.sleep(wait)
         self.tally.steps.setdefault(what, []).append(elapsed)
         if not expect(response):
-            location = response.headers.get("Location", "")
-            body = response.text[:160].replace("\n", " ")
-            self._note(
-                "errors", f"{what}: unexpected HTTP {response.status_code} {location} {body}"
-            )
+            self._note("errors", f"{what}: unexpected {_describe(response)}")
             raise Failed
         if timed:
             self.tally.latencies.append(elapsed)
@@ -365,6 +365,23 @@ class Client:
             expect=_body(200, b'"id_token"'),
             what="POST /oauth/token",
         )
+
+
+_TITLE = re.compile(r"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _describe(response: Any) -> str:
+    """An answer in a few words: status, where it redirects, the page title or the text."""
+    parts = [f"HTTP {response.status_code}"]
+    if response.headers.get("Location"):
+        parts.append(f"to {response.headers['Location'][:80]}")
+    text = response.text
+    title = _TITLE.search(text)
+    if title:
+        parts.append(f"page {title.group(1)[:80]!r}")
+    elif text:
+        parts.append(repr(" ".join(text.split())[:80]))
+    return " ".join(parts)
 
 
 def _status(*codes: int) -> Callable[[Any], bool]:

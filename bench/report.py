@@ -62,7 +62,9 @@ class Row:
         if failures:
             problems.append(
                 f"{result['errors']} errors, {result['timeouts']} timeouts: "
-                + "; ".join(result["error_samples"])
+                + "; ".join(
+                    f"{message} (×{count})" for message, count in result["error_samples"].items()
+                )
             )
         units = result["units"]
         return cls(
@@ -153,7 +155,8 @@ def _rss(peaks: dict[int, int]) -> str:
 def table(rows: list[Row]) -> str:
     head = (
         "| Scenario | Database | Clients | Requests | Errors | Shed | Req/s | × bare | Logins/s "
-        "| p50 ms | p95 ms | p99 ms | Server CPU ms/op | Peak RSS/worker MB |"
+        "| p50 ms | p95 ms | p99 ms | Server CPU ms/op | Peak RSS/worker MB "
+        "| Load gen CPU ms/req |"
     )
     lines = [head, "| " + " | ".join(["---"] * (head.count("|") - 1)) + " |"]
     for row in rows:
@@ -165,7 +168,8 @@ def table(rows: list[Row]) -> str:
             f"| {row.label} | {row.database} | {row.concurrency} | {row.requests} | {errors} "
             f"| {row.shed} "
             f"| {row.throughput:.0f} | {ratio} | {logins} | {_ms(row.p50_ms)} "
-            f"| {_ms(row.p95_ms)} | {_ms(row.p99_ms)} | {cpu} | {_rss(row.peak_rss_kib)} |"
+            f"| {_ms(row.p95_ms)} | {_ms(row.p99_ms)} | {cpu} | {_rss(row.peak_rss_kib)} "
+            f"| {_ms(row.client_cpu_ms_per_request)} |"
         )
     return "\n".join(lines)
 
@@ -307,7 +311,35 @@ def machine() -> dict[str, str]:
     import sqlite3
 
     info["SQLite"] = sqlite3.sqlite_version
+    info["Poort"] = poort_revision()
     return info
+
+
+def poort_revision() -> str:
+    """The commit of the checkout, and whether it had uncommitted changes."""
+    import subprocess
+
+    checkout = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, no input
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"git {head}" + (" with uncommitted changes" if dirty else "")
 
 
 def load_average() -> str:
@@ -330,8 +362,8 @@ def render(report: Report) -> str:
     ]
     if report.failures:
         out += [
-            f"**This run had {report.failures} failed requests; its figures are suspect.** "
-            "See the problems below.",
+            f"**This run had {report.failures} failed requests**, in the rows marked (!); "
+            "see Problems below. Those rows' figures count the requests that succeeded.",
             "",
         ]
     out += [
@@ -346,7 +378,10 @@ def render(report: Report) -> str:
         "the same number "
         "of clients, in this run. Server CPU is the workers' user + system time from "
         "/proc (including workers gunicorn restarted) per op: per login, per token exchange, "
-        "per discovery + JWKS pair, per bare request. Peak RSS is VmHWM per worker process.",
+        "per discovery + JWKS pair, per bare request. Peak RSS is VmHWM per worker process. "
+        "Load gen CPU is the load generator's own CPU per timed request: it shares the "
+        "machine's cores with the server, so where it comes near the server's figure (the "
+        "bare app) the ceiling is partly the client's.",
         "",
     ]
     breakdown = [row for row in report.rows if row.steps and row.scenario != "bare"]

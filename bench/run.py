@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
+import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -233,6 +235,8 @@ class Bench:
             yield server
         finally:
             server.stop()
+            for line in server_exceptions(log):
+                self.notes.append(f"Server log of {name}: {line}")
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -432,7 +436,7 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         units_per_s=units / wall if wall else 0.0,
         **summarise(latencies),
         **{key: sum(r[key] for r in results) for key in ("ok", "shed", "timeouts", "errors")},
-        error_samples=[s for r in results for s in r["error_samples"]][:5],
+        error_samples=_merge_samples(r["error_samples"] for r in results),
         client_cpu_s=sum(r["client_cpu_s"] for r in results),
         server_cpu_s=sum(r["server_cpu_s"] or 0.0 for r in results),
         stopped_by="time" if any(r["stopped_by"] == "time" for r in results) else "count",
@@ -440,6 +444,28 @@ def _merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         steps={},
     )
     return merged
+
+
+def _merge_samples(parts: Iterable[dict[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for part in parts:
+        for message, count in part.items():
+            if message in merged or len(merged) < 5:
+                merged[message] = merged.get(message, 0) + count
+    return merged
+
+
+_EXCEPTION = re.compile(r"^[\w.]+(?:Error|Exception|Timeout)\w*: .*$", re.MULTILINE)
+
+
+def server_exceptions(log: Path) -> list[str]:
+    """The exceptions a server logged, each different one once with how often, most first."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    counts = collections.Counter(line[:160] for line in _EXCEPTION.findall(text))
+    return [f"{line} (×{count})" for line, count in counts.most_common(5)]
 
 
 def _base_env() -> dict[str, str]:

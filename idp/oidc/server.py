@@ -360,9 +360,9 @@ class PoortAuthorizationServer(AuthorizationServer):
     def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
         try:
             return super().authenticate_client(request, methods, endpoint)
-        except UnicodeDecodeError:  # Authlib decodes Basic credentials as strict UTF-8
+        except ValueError:  # Authlib's Basic parsing: "Basic " alone, or not UTF-8
             raise InvalidClientError(
-                status_code=401, description="The Basic credentials are not valid UTF-8."
+                status_code=401, description="The Basic credentials cannot be read."
             ) from None
 
     def create_oauth2_request(self, request: Any) -> Any:

@@ -298,4 +298,20 @@ def test_targets_are_judged_from_the_rows_of_the_run() -> None:
 
     text = render(report)
     assert "| SMS slow | postgresql | 32 | 200 | 0 | 0 | 150 | 15.0% |" in text
-    assert "**This run had 1 failed requests" in text
+    assert text.count("| 1.0 |") == len(rows)  # the load generator's CPU per request
+    assert "**This run had 1 failed requests**" in text
+
+
+def test_an_unexpected_answer_is_described_in_a_few_words() -> None:
+    class Answer:
+        status_code = 500
+        headers = {"Content-Type": "text/html"}
+        text = "<!doctype html><html><head><title>Something went wrong</title></head>..."
+
+    class Redirect:
+        status_code = 303
+        headers = {"Location": "/login"}
+        text = ""
+
+    assert load._describe(Answer()) == "HTTP 500 page 'Something went wrong'"
+    assert load._describe(Redirect()) == "HTTP 303 to /login"
