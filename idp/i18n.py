@@ -48,7 +48,13 @@ def translated(text: str | None) -> str:
 
 @bp.post("/language")
 def choose() -> Response:
-    """The switcher: remember the choice in the session and go back where the person was."""
+    """The switcher: remember the choice in the session and go back where the person was.
+
+    It carries no form token, so that pages which have no other form (an error page, a
+    static-looking page) need no session row. The worst a forged request can do is change
+    someone's page language; browsers' cross-site POSTs are still refused by the Origin
+    check in :mod:`idp.security.origin`.
+    """
     chosen = request.form.get("lang", "")
     if chosen in LANGUAGES:
         session[SESSION_KEY] = chosen
@@ -61,6 +67,9 @@ def init_app(app: Flask) -> None:
         locale_selector=select_language,
         default_translation_directories=str(resource_dir("translations")),
     )
+    from idp.extensions import csrf
+
+    csrf.exempt(choose)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)
     app.jinja_env.filters["translated"] = translated

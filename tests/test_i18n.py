@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tests.conftest import post_form
 from tools import i18n as catalogues
 
 
@@ -25,7 +24,7 @@ def test_english_is_the_fallback(client):
 
 
 def test_the_switcher_remembers_the_choice_over_the_browser(client):
-    response = post_form(client, "/language", {"lang": "nl", "next": "/login?x=1"})
+    response = client.post("/language", data={"lang": "nl", "next": "/login?x=1"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/login?x=1"
     html = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -33,12 +32,28 @@ def test_the_switcher_remembers_the_choice_over_the_browser(client):
 
 
 def test_the_switcher_refuses_unknown_languages_and_foreign_next(client):
-    response = post_form(client, "/language", {"lang": "xx", "next": "https://evil.example/"})
+    response = client.post("/language", data={"lang": "xx", "next": "https://evil.example/"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
     html = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<html lang="en">' in html
 
 
-def test_the_switcher_needs_a_csrf_token(client):
-    assert client.post("/language", data={"lang": "nl"}).status_code == 400
+def test_the_switcher_refuses_other_sites(client):
+    response = client.post(
+        "/language", data={"lang": "nl"}, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+
+
+def test_a_page_without_forms_stores_no_session(app, client):
+    from sqlalchemy import func, select
+
+    from idp.extensions import db
+    from idp.models import UserSession
+
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Set-Cookie" not in response.headers
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
