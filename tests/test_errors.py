@@ -309,3 +309,12 @@ def test_a_query_string_that_is_not_utf8_is_read_as_if_percent_encoded(client, q
     refused = client.post("/logout", environ_overrides={"QUERY_STRING": query})
     assert refused.status_code == 400  # no CSRF token: the error page renders, no 500
     assert "Reload the page" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/m/totp/totp%00/enrol", "/m/sms/sms%00/phone", "/x%00"])
+def test_a_nul_in_a_path_segment_is_404(client, path):
+    # PostgreSQL refuses NUL in a parameter: looking such a name up was a 500 there.
+    response = client.get(path)
+
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.get_data(as_text=True)

@@ -100,7 +100,15 @@ def _paths(language: str) -> tuple[Path, Path]:
 
 def _po_bytes(catalog: Catalog) -> bytes:
     buffer = io.BytesIO()
-    write_po(buffer, catalog, omit_header=True, sort_output=True, include_previous=False)
+    # No file or line references: the catalogue changes only when the messages do.
+    write_po(
+        buffer,
+        catalog,
+        omit_header=True,
+        sort_output=True,
+        include_previous=False,
+        no_location=True,
+    )
     return buffer.getvalue()
 
 

@@ -49,6 +49,9 @@ from idp.security.origin import allow_cross_site
 
 bp = Blueprint("oidc", __name__)
 
+#: The largest max_age honoured (100 years); larger ones mean the same: no limit.
+MAX_AGE_LIMIT = 100 * 366 * 24 * 3600
+
 #: Set when an authorization request sends the user to log in; a login clears the session.
 LOGIN_ASKED = "oidc_login_asked"
 
@@ -171,11 +174,22 @@ def _max_age(params: MultiDict[str, str], grant: Any) -> int | None:
     raw = params.get("max_age")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²" and "١" are digits to str.isdigit
         raise InvalidRequestError(
             "max_age must be a whole number of seconds.", redirect_uri=grant.redirect_uri
         )
-    return int(raw)
+    # Longer ago than any login can be is no limit; a bigger timedelta would overflow, and
+    # int() refuses strings of over 4,300 digits.
+    return MAX_AGE_LIMIT if len(raw) > 12 else min(int(raw), MAX_AGE_LIMIT)
+
+
+def _check_lengths(params: MultiDict[str, str], grant: Any) -> None:
+    """The authorization code keeps nonce and scope in columns of this size."""
+    for name, most in (("nonce", 255), ("scope", 200)):
+        if len(params.get(name) or "") > most:
+            raise InvalidRequestError(
+                f"{name} may be at most {most} characters.", redirect_uri=grant.redirect_uri
+            )
 
 
 def _check_echoed(params: MultiDict[str, str]) -> None:
@@ -200,6 +214,7 @@ def process(params: MultiDict[str, str], *, login_after: str | None = None) -> A
         if "request_uri" in params:
             raise RequestUriNotSupported(redirect_uri=grant.redirect_uri)
         max_age = _max_age(params, grant)
+        _check_lengths(params, grant)
     except OAuth2Error as error:
         return _error(error, params)
 

@@ -201,6 +201,7 @@ def _basic(credentials: bytes) -> str:
         _basic(b"client:\xff\xfe"),
         _basic("\u00e9t\u00e9:x".encode("latin-1")),
         "Basic ",  # Authlib splits on whitespace and finds no credentials
+        "Basic \u00e9t\u00e9",  # not base64, not even ASCII (a header is read as Latin-1)
     ],
 )
 @pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
@@ -302,3 +303,31 @@ def test_an_error_description_is_one_line(rp, signed_in):
     error = query_of(response.location)
     assert error["error"] == "invalid_request"
     assert not {"\n", "\r", "\t"} & set(error.get("error_description", ""))
+
+
+@pytest.mark.parametrize("max_age", ["\u00b2", "\u0661", "1e3", "-1"])
+def test_a_max_age_that_is_not_ascii_digits_is_an_invalid_request(rp, signed_in, max_age):
+    # "²" passes str.isdigit() but not int(): it was a 500.
+    error = rp.error(rp.authorize(max_age=max_age))
+
+    assert error["error"] == "invalid_request"
+    assert "max_age" in error["error_description"]
+
+
+@pytest.mark.parametrize("max_age", ["99999999999999999999999", "9" * 5000])
+def test_a_huge_max_age_is_no_limit(rp, signed_in, max_age):
+    # timedelta(seconds=10**23) overflows, int() refuses 5000 digits: both were a 500.
+    assert rp.code(rp.authorize(max_age=max_age))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("nonce", "n" * 256), ("scope", " ".join(["openid"] * 40))]
+)
+def test_a_nonce_or_scope_longer_than_the_code_keeps_is_an_invalid_request(
+    rp, signed_in, name, value
+):
+    # On PostgreSQL the code's row refused them (a 500); SQLite does not check lengths.
+    error = rp.error(rp.authorize(**{name: value}))
+
+    assert error["error"] == "invalid_request"
+    assert f"{name} may be at most" in error["error_description"]

@@ -7,9 +7,14 @@ The public surface comes from the app's url_map: every rule (and method) is eith
 :func:`test_every_endpoint_is_fuzzed_or_skipped` until it is added to one of them.
 
 Each target names the state a browser must be in for the fuzz to reach the view's own checks
-(signed in, in the middle of a login, waiting for a texted code, ...); every example starts a
-new browser from a new address and brings it into that state through the real pages. The
-strategies and the property live in :mod:`tests.fuzzing`.
+(signed in, in the middle of a login, waiting for a texted code, ...). A browser is brought
+into a state through the real pages, and every example gets a new browser, from an address of
+its own, holding a copy of that browser's server-side session (see :meth:`World.in_state`).
+The public targets share one app with its own database (module scope); the admin forms get
+the usual per-test app. The strategies and the property live in :mod:`tests.fuzzing`.
+
+Explore without shrinking (faster while fixing many failures at once): register a Hypothesis
+profile with ``phases=[Phase.explicit, Phase.generate]`` in a plugin and load it with ``-p``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from idp import create_app, site_settings
+from idp import state as idp_state
 from idp.abuse import limits
 from idp.auth import credentials, recovery
 from idp.auth.sessions import hash_token
@@ -387,10 +393,8 @@ NO_LIMIT = {
 def _user(app: Flask, **values: Any) -> User:
     """A user with the password PASSWORD."""
     with app.app_context():
-        from idp import state
-
         user = User(nickname=values.get("username", "User"), **values)
-        user.password_hash = state.current().passwords.hash(PASSWORD)
+        user.password_hash = idp_state.current().passwords.hash(PASSWORD)
         db.session.add(user)
         db.session.commit()
         db.session.refresh(user)
@@ -592,6 +596,7 @@ def consent(w: World, c: FlaskClient) -> str:
             "client_id": w.third_party,
             "redirect_uri": REDIRECT,
             "scope": "openid email",
+            "prompt": "consent",  # asked even if a fuzzed request managed to consent before
         },
     )
     assert _RID.search(page.get_data(as_text=True)), page.get_data(as_text=True)
