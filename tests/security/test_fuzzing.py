@@ -73,7 +73,7 @@ FUZZ = settings(
 )
 
 #: Examples served by copies of one set-up browser before a new one is set up.
-REUSE = 8
+REUSE = 12
 SESSION_COOKIE = "__Host-poort_session"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _RID = re.compile(r'name="rid" value="([^"]+)"')
