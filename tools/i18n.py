@@ -22,7 +22,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +142,30 @@ def missing(language: str, template: Catalog | None = None) -> list[object]:
     return [m.id for m in template if m.id and m.id not in texts]
 
 
+def messages(catalog: Catalog) -> dict[tuple[object, object], object]:
+    """(context, id) -> translation, for every translated message.
+
+    This is what a catalogue means, whatever tool wrote its bytes. An empty translation means
+    "as written in the code"; a .mo file leaves such messages out, so they are left out here too.
+    """
+
+    def plain(value: object) -> object:
+        # a plural is a tuple when read from a .po file and a list when read from a .mo file
+        return tuple(value) if isinstance(value, list | tuple) else value
+
+    found = {}
+    for m in catalog:
+        key, text = (m.context, plain(m.id)), plain(m.string)
+        if m.id and text and text != key[1] and (not isinstance(text, tuple) or any(text)):
+            found[key] = text
+    return found
+
+
+def _read_mo(path: Path) -> Catalog:
+    with open(path, "rb") as handle:
+        return read_mo(handle)
+
+
 def problems(template: Catalog | None = None) -> list[str]:
     """Everything that makes the catalogues incomplete or stale; empty when all is well."""
     template = template or extract()
@@ -151,11 +175,14 @@ def problems(template: Catalog | None = None) -> list[str]:
         if not po.is_file() or not mo.is_file():
             found.append(f"{language}: catalogue missing; run python -m tools.i18n build")
             continue
-        if po.read_bytes() != _po_bytes(build_catalog(template, language)):
+        # Compared as parsed messages, not bytes: another Babel release may write the same
+        # catalogue differently (header, ordering), and that must not turn a fresh clone red.
+        written = _read(po, language)
+        if messages(written) != messages(build_catalog(template, language)):
             found.append(
                 f"{language}: {po.relative_to(ROOT)} is stale; run python -m tools.i18n build"
             )
-        if mo.read_bytes() != _mo_bytes(_read(po, language)):
+        if messages(_read_mo(mo)) != messages(written):
             found.append(
                 f"{language}: {mo.relative_to(ROOT)} is stale; run python -m tools.i18n build"
             )
