@@ -104,11 +104,13 @@ def test_the_readme_starts_with_exactly_two_commands() -> None:
     demo, tests = (block.strip() for block in blocks)
     assert "\n" not in demo and "\n" not in tests
     assert (
-        "pip install -e ." in demo
+        "pip install -c constraints.txt -e ." in demo
         and "poort demo" in demo
         and demo.endswith("python -m examples.demo_app")
     )
-    assert "pip install -e '.[test]'" in tests and tests.endswith("python -m pytest")
+    # both install the pinned versions, so an upstream release cannot break a fresh clone
+    assert "pip install -c constraints.txt -e '.[test]'" in tests
+    assert tests.endswith("python -m pytest")
 
 
 def test_links_between_the_documents_resolve() -> None:
