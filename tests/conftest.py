@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,60 @@ def _empty_tables() -> None:
     )
     db.session.execute(text(f"{deletes}; SELECT {restarts}"))
     db.session.commit()
+
+
+# -- Redis ----------------------------------------------------------------------------------
+
+#: The shared test Redis; each test keeps to keys of its own (see ``redis_token``).
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def _no_redis(why: str) -> None:
+    if os.environ.get("POORT_REQUIRE_REDIS") == "1":
+        pytest.fail(f"POORT_REQUIRE_REDIS=1, but {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def redis_token() -> str:
+    """This test's mark in Redis: in its key prefix and worker names, deleted after it."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def redis_client(redis_token: str) -> Iterator[Any]:
+    """A client of the test Redis, or skip (fail when POORT_REQUIRE_REDIS=1) without one.
+
+    Afterwards every key naming this test's token is deleted, and so are RQ's set members
+    (workers, queues) naming it: parallel tests share the database but never a key.
+    """
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        _no_redis(f"the redis package is missing ({exc})")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        client.close()
+        _no_redis(f"no Redis at {REDIS_URL}: {exc}")
+    try:
+        yield client
+    finally:
+        keys = list(client.scan_iter(match=f"*{redis_token}*", count=500))
+        if keys:
+            client.delete(*keys)
+        for key in client.scan_iter(match="rq:*", count=500, _type="set"):
+            members = [m for m in client.smembers(key) if redis_token.encode() in m]
+            if members:
+                client.srem(key, *members)
+        client.close()
+
+
+@pytest.fixture
+def redis_settings(redis_client: Any, redis_token: str) -> dict[str, str]:
+    """Settings that put an app's Redis data under this test's own prefix."""
+    return {"redis_url": REDIS_URL, "redis_prefix": f"test-{redis_token}:"}
 
 
 # -- the app --------------------------------------------------------------------------------

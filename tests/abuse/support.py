@@ -24,7 +24,6 @@ from idp.verification import verifiers
 from tests.conftest import csrf_token
 from tests.fakes.clock import FakeClock
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 #: Mark a module or test to run once with counters in the database and once in Redis.
 BOTH_BACKENDS = pytest.mark.parametrize("counter_backend", ["database", "redis"], indirect=True)
 
