@@ -22,7 +22,6 @@ from sqlalchemy import event
 
 from idp.extensions import db
 from idp.plugins import Registry, from_classes
-from idp.verification import verifiers
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
@@ -30,6 +29,7 @@ from tests.conftest import csrf_token, password_login
 from tests.fakes.clock import FakeClock
 from tests.oidc.support import Rp, make_client
 from tests.plugins.idp_sms.support import KNOWN, body, last_code
+from tests.sms_setup import add_sms_authenticator, add_verifier
 
 _SPACE = re.compile(r"\s+")
 
@@ -52,26 +52,8 @@ def app_config(app_config: dict[str, Any], redis_settings: dict[str, str]) -> di
 @pytest.fixture
 def sms(app: Flask, clock: FakeClock, make_authenticator: Any) -> None:
     """A confirmed default console verifier and an SMS authenticator "sms" using it."""
-    with app.app_context():
-        row, _ = verifiers.save(
-            None, {"name": "console", "provider": "console", "sender": "Poort"}, {}
-        )
-        row.confirmed_at = clock()
-        verifiers.set_enabled(row, True)
-        verifiers.set_default(row)
-        db.session.commit()
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
-    )
+    add_verifier(app, clock, "console", default=True)
+    add_sms_authenticator(make_authenticator)
 
 
 @pytest.fixture

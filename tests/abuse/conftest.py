@@ -23,6 +23,7 @@ from idp_sms_providers.console import ConsoleProvider
 from idp_totp import TotpMethod
 from tests.abuse.support import KNOWN, add_verifier
 from tests.fakes.clock import FakeClock
+from tests.sms_setup import sms_options as sms_options_default
 
 
 @pytest.fixture
@@ -57,13 +58,7 @@ def console(app: Flask, clock: FakeClock) -> None:
 @pytest.fixture
 def sms_options() -> dict[str, Any]:
     """Options of the "sms" authenticator; override or mutate to change them."""
-    return {
-        "verifier": "",
-        "use_for": "both",
-        "allow_signup": True,
-        "unknown_numbers": "silent",
-        "countries": "",
-    }
+    return sms_options_default()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
 from tests.conftest import REDIS_URL, post_form
 from tests.fakes.clock import FakeClock
+from tests.sms_setup import add_sms_authenticator
 from tests.verification.providers import SENT, FakeProvider, OtherFakeProvider
 
 KNOWN = "+31612345678"
@@ -97,21 +98,6 @@ def registry() -> Registry:
         FakeProvider,
         OtherFakeProvider,
         DyingProvider,
-    )
-
-
-def add_sms_authenticator(make_authenticator: Callable[..., Any]) -> None:
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
     )
 
 
