@@ -47,6 +47,20 @@ _TOGETHER = {
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run in parallel by default: ``-n auto --dist loadgroup`` unless -n was given.
+
+    Set here rather than in addopts so ``-p no:xdist`` still runs the suite serially.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is None and not config.option.collectonly:
+        config.option.numprocesses = "auto"
+        if config.option.dist == "no":
+            config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests of :data:`_TOGETHER` with their xdist_group (``--dist loadgroup``)."""
     for item in items:
