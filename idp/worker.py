@@ -37,6 +37,9 @@ from idp.verification import queue as sms_queue
 
 log = logging.getLogger(__name__)
 
+#: How long a stopping worker waits for its command listener to read the last reply.
+_LISTENER_STOP_SECONDS = 5
+
 try:  # the redis extra; `poort worker` says so when it is missing
     from rq import SimpleWorker
 except ImportError:  # pragma: no cover - exercised without the extra only
@@ -66,6 +69,24 @@ class PoortWorker(SimpleWorker):  # type: ignore[misc,valid-type]
                 self.reconcile()
             finally:
                 db.session.remove()
+
+    def unsubscribe(self) -> None:
+        """Stop listening for RQ's commands (stop-job, shutdown), without waiting out a read.
+
+        RQ 3 sends UNSUBSCRIBE and only then stops the listener thread; with redis-py 8 the
+        stop waits for the thread, which by then may have read the reply and gone back to
+        waiting up to 60 s for a subscription. Stopping it first lets the reply end its loop,
+        so `poort worker --burst` returns as soon as the queue is empty.
+        """
+        thread, pubsub = self.pubsub_thread, self.pubsub
+        if thread is None or pubsub is None:
+            return
+        thread.stop(timeout=0)  # clears its running flag; the join is left for below
+        with contextlib.suppress(Exception):  # Redis gone: the socket closes below anyway
+            pubsub.unsubscribe()
+        thread.join(timeout=_LISTENER_STOP_SECONDS)
+        pubsub.close()
+        self.pubsub_thread = None
 
     def reconcile(self) -> None:
         """Settle lost and failed jobs; one worker at a time (the others skip this round)."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from idp import create_app
 from idp.extensions import db
@@ -27,6 +30,44 @@ SECRET_KEY = "test-secret-key-that-is-long-enough-for-poort-0123456789"
 PASSWORD = "correct horse battery staple"
 _DATABASE_URL = os.environ.get("DATABASE_URL")
 _schema_ready: set[str] = set()
+
+
+# -- parallel runs (pytest-xdist) ---------------------------------------------------------
+
+#: Tests that must stay on one xdist worker: they share one cluster and run in file order, or
+#: install into one folder (npm, pip), or start one browser for many tests.
+_TOGETHER = {
+    "tests/e2e/test_two_nodes.py": "two-nodes",
+    "tests/browser/": "browser",
+    "tests/oidc/test_openid_client.py": "openid-client",
+    "tests/test_packaging.py": "packaging",
+    "tests/test_plugin_example.py": "plugin-example",
+    "tests/security/test_fuzzing.py": "fuzzing",
+}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run in parallel by default: ``-n auto --dist loadgroup`` unless -n was given.
+
+    Set here rather than in addopts so ``-p no:xdist`` still runs the suite serially.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    if config.option.numprocesses is None and not config.option.collectonly:
+        config.option.numprocesses = "auto"
+        if config.option.dist == "no":
+            config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`_TOGETHER` with their xdist_group (``--dist loadgroup``)."""
+    for item in items:
+        for prefix, group in _TOGETHER.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
 
 
 # -- the machine: no real network, no leaking environment ---------------------------------
@@ -102,9 +143,11 @@ def database_url(postgres_url: str | None, tmp_path: Path) -> str:
 
 
 def _empty_tables() -> None:
-    """Empty every table and restart the id sequences, in one round trip.
+    """Empty every table and restart the id sequences, in one round trip, after each test.
 
-    DELETE on these small tables is several times cheaper than TRUNCATE, which swaps files.
+    DELETE on these small tables (about 1 ms) is several times cheaper than TRUNCATE, which
+    swaps files, and than a fresh copy of a template database (CREATE DATABASE ... TEMPLATE
+    and DROP DATABASE take about 40 + 50 ms).
     """
     tables = list(reversed(db.metadata.sorted_tables))
     # Table names come from our own metadata, never from input.
@@ -116,6 +159,60 @@ def _empty_tables() -> None:
     )
     db.session.execute(text(f"{deletes}; SELECT {restarts}"))
     db.session.commit()
+
+
+# -- Redis ----------------------------------------------------------------------------------
+
+#: The shared test Redis; each test keeps to keys of its own (see ``redis_token``).
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def _no_redis(why: str) -> None:
+    if os.environ.get("POORT_REQUIRE_REDIS") == "1":
+        pytest.fail(f"POORT_REQUIRE_REDIS=1, but {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture
+def redis_token() -> str:
+    """This test's mark in Redis: in its key prefix and worker names, deleted after it."""
+    return uuid.uuid4().hex
+
+
+@pytest.fixture
+def redis_client(redis_token: str) -> Iterator[Any]:
+    """A client of the test Redis, or skip (fail when POORT_REQUIRE_REDIS=1) without one.
+
+    Afterwards every key naming this test's token is deleted, and so are RQ's set members
+    (workers, queues) naming it: parallel tests share the database but never a key.
+    """
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        _no_redis(f"the redis package is missing ({exc})")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        client.close()
+        _no_redis(f"no Redis at {REDIS_URL}: {exc}")
+    try:
+        yield client
+    finally:
+        keys = list(client.scan_iter(match=f"*{redis_token}*", count=500))
+        if keys:
+            client.delete(*keys)
+        for key in client.scan_iter(match="rq:*", count=500, _type="set"):
+            members = [m for m in client.smembers(key) if redis_token.encode() in m]
+            if members:
+                client.srem(key, *members)
+        client.close()
+
+
+@pytest.fixture
+def redis_settings(redis_client: Any, redis_token: str) -> dict[str, str]:
+    """Settings that put an app's Redis data under this test's own prefix."""
+    return {"redis_url": REDIS_URL, "redis_prefix": f"test-{redis_token}:"}
 
 
 # -- the app --------------------------------------------------------------------------------
@@ -150,22 +247,60 @@ def app_config(tmp_path: Path, database_url: str, fernet_key: str) -> dict[str, 
     }
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], Path]:
+    """The schema in an SQLite file, built once per run (per xdist worker) on first use.
+
+    Each test's app starts from a copy of it: copying a file is far cheaper than running
+    CREATE TABLE for every table again.
+    """
+    built: list[Path] = []
+
+    def template() -> Path:
+        if not built:
+            path = tmp_path_factory.mktemp("schema") / "poort.sqlite3"
+            engine = create_engine(f"sqlite:///{path}")
+            db.metadata.create_all(engine)
+            engine.dispose()
+            built.append(path)
+        return built[0]
+
+    return template
+
+
+def _from_template(url: str, template: Callable[[], Path]) -> bool:
+    """Start the SQLite database of *url* as a copy of the schema; False if it already exists."""
+    name = make_url(url).database
+    if not name or name == ":memory:" or Path(name).exists():
+        return False
+    shutil.copyfile(template(), name)
+    return True
+
+
 @pytest.fixture
-def app(app_config: dict[str, Any], registry: Registry, clock: FakeClock) -> Iterator[Flask]:
+def app(
+    app_config: dict[str, Any],
+    registry: Registry,
+    clock: FakeClock,
+    sqlite_schema: Callable[[], Path],
+) -> Iterator[Flask]:
+    url = app_config["database_url"]
+    postgres = is_postgres(url)
+    copied = not postgres and _from_template(url, sqlite_schema)
     app = create_app(app_config, registry=registry, clock=clock)
     app.config["TESTING"] = True
-    url = app_config["database_url"]
     with app.app_context():
-        if url not in _schema_ready:
+        if postgres and url not in _schema_ready:
             db.create_all()
-            if is_postgres(url):
-                _schema_ready.add(url)
-        elif is_postgres(url):
-            _empty_tables()
+            _schema_ready.add(url)
+        elif postgres:
+            _empty_tables()  # as a test before may have left it without this fixture
+        elif not copied:
+            db.create_all()
     yield app
     with app.app_context():
         db.session.remove()
-        if is_postgres(url):
+        if postgres:
             _empty_tables()
         db.engine.dispose()
 

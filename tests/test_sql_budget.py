@@ -11,10 +11,7 @@ failure prints every statement, so the waste is easy to see.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +22,6 @@ from sqlalchemy import event
 
 from idp.extensions import db
 from idp.plugins import Registry, from_classes
-from idp.verification import verifiers
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
@@ -33,8 +29,8 @@ from tests.conftest import csrf_token, password_login
 from tests.fakes.clock import FakeClock
 from tests.oidc.support import Rp, make_client
 from tests.plugins.idp_sms.support import KNOWN, body, last_code
+from tests.sms_setup import add_sms_authenticator, add_verifier
 
-REDIS_URL = "redis://127.0.0.1:6379/12"
 _SPACE = re.compile(r"\s+")
 
 #: The budgets of issue 8.
@@ -43,68 +39,21 @@ VERIFY_BUDGET = 8
 TOKEN_BUDGET = 6
 
 
-def _redis_is_running() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("POORT_REQUIRE_REDIS") and not _redis_is_running(),
-    reason="no Redis on 127.0.0.1:6379 (set POORT_REQUIRE_REDIS to make this a failure)",
-)
-
-
 @pytest.fixture
 def registry() -> Registry:
     return from_classes(PasswordMethod, SmsMethod, ConsoleProvider)
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"poort-test-budget-{secrets.token_hex(4)}:"
-    yield prefix
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=500))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, Any], redis_prefix: str) -> dict[str, Any]:
-    return {**app_config, "redis_url": REDIS_URL, "redis_prefix": redis_prefix}
+def app_config(app_config: dict[str, Any], redis_settings: dict[str, str]) -> dict[str, Any]:
+    return {**app_config, **redis_settings}
 
 
 @pytest.fixture
 def sms(app: Flask, clock: FakeClock, make_authenticator: Any) -> None:
     """A confirmed default console verifier and an SMS authenticator "sms" using it."""
-    with app.app_context():
-        row, _ = verifiers.save(
-            None, {"name": "console", "provider": "console", "sender": "Poort"}, {}
-        )
-        row.confirmed_at = clock()
-        verifiers.set_enabled(row, True)
-        verifiers.set_default(row)
-        db.session.commit()
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
-    )
+    add_verifier(app, clock, "console", default=True)
+    add_sms_authenticator(make_authenticator)
 
 
 @pytest.fixture

@@ -19,12 +19,11 @@ from idp.abuse import limits
 from idp.abuse.pow import leading_zero_bits
 from idp.abuse.store import Window
 from idp.extensions import db
-from idp.models import AuditEvent, Authenticator, Challenge, SmsLogEntry
-from idp.verification import verifiers
+from idp.models import Authenticator, Challenge, SmsLogEntry
 from tests.conftest import csrf_token
-from tests.fakes.clock import FakeClock
+from tests.sms_setup import add_verifier as add_verifier
+from tests.sms_setup import events as events
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 #: Mark a module or test to run once with counters in the database and once in Redis.
 BOTH_BACKENDS = pytest.mark.parametrize("counter_backend", ["database", "redis"], indirect=True)
 
@@ -69,29 +68,6 @@ def set_options(app: Flask, authenticator: str, **options: Any) -> None:
         row = db.session.scalar(select(Authenticator).where(Authenticator.name == authenticator))
         assert row is not None
         row.options = {**row.options, **options}
-        db.session.commit()
-
-
-def add_verifier(
-    app: Flask,
-    clock: FakeClock,
-    name: str,
-    provider: str = "console",
-    options: dict[str, Any] | None = None,
-    *,
-    default: bool = False,
-    fallback: str | None = None,
-) -> None:
-    """A confirmed, enabled verifier (made default when asked)."""
-    with app.app_context():
-        fields = {"name": name, "provider": provider, "sender": "Poort"}
-        if fallback:
-            fields["fallback"] = fallback
-        row, _ = verifiers.save(None, fields, options or {})
-        row.confirmed_at = clock()
-        verifiers.set_enabled(row, True)
-        if default:
-            verifiers.set_default(row)
         db.session.commit()
 
 
@@ -193,18 +169,6 @@ def code_in(message: dict[str, Any]) -> str:
 def challenge_count(app: Flask) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Challenge)) or 0
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-            )
-        )
-        for row in rows:
-            db.session.expunge(row)
-        return rows
 
 
 def message_log(app: Flask) -> list[SmsLogEntry]:

@@ -21,8 +21,8 @@ from idp_sms_providers.console import ConsoleProvider
 from tests.admin.sms_support import add_entry
 from tests.conftest import csrf_token, password_login
 from tests.fakes.clock import FakeClock
-from tests.plugins.idp_sms.conftest import add_verifier
 from tests.plugins.idp_sms.support import body, last_code
+from tests.sms_setup import add_sms_authenticator, add_verifier
 
 KNOWN = "+31612345678"
 SECOND = "+31611111111"
@@ -44,18 +44,7 @@ def clock() -> FakeClock:
 def sms(app: Flask, clock: FakeClock, make_authenticator: Any) -> None:
     """A console verifier and an SMS authenticator; unknown numbers silently get no code."""
     add_verifier(app, clock, "console", "console", default=True)
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": False,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
-    )
+    add_sms_authenticator(make_authenticator, allow_signup=False)
 
 
 def browser(app: Flask, ip: str) -> Any:

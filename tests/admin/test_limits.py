@@ -19,13 +19,13 @@ from idp.abuse.store import Window
 from idp.extensions import db
 from idp.models import AuditEvent, BlockedPrefix, SiteSetting
 from idp.plugins import Registry, from_classes
-from idp.verification import verifiers
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
 from tests.conftest import csrf_token, password_login
 from tests.fakes.clock import FakeClock
 from tests.plugins.idp_sms.support import body, last_code, outbox
+from tests.sms_setup import add_sms_authenticator, add_verifier
 
 PAGE = "/admin/limits"
 KNOWN = "+31612345678"
@@ -42,26 +42,8 @@ def registry() -> Registry:
 @pytest.fixture
 def sms(app: Flask, clock: FakeClock, make_authenticator: Any) -> None:
     """A confirmed default console verifier and an SMS authenticator that also allows BE."""
-    with app.app_context():
-        row, _ = verifiers.save(
-            None, {"name": "console", "provider": "console", "sender": "Poort"}, {}
-        )
-        row.confirmed_at = clock()
-        verifiers.set_enabled(row, True)
-        verifiers.set_default(row)
-        db.session.commit()
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "BE",
-        },
-    )
+    add_verifier(app, clock, "console", default=True)
+    add_sms_authenticator(make_authenticator, countries="BE")
 
 
 def send(app: Flask, phone: str, ip: str = "203.0.113.9") -> Any:

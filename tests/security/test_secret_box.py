@@ -78,7 +78,10 @@ def test_garbage_token_gives_a_config_error(token):
 
 
 @pytest.mark.parametrize(
-    "key", ["", "too-short", "x" * 44, Fernet.generate_key().decode()[:-4], "\u00e9" * 44]
+    "key",
+    ["", "too-short", "x" * 44, Fernet.generate_key().decode()[:-4], "\u00e9" * 44],
+    # Fixed ids: the truncated key differs per process, and xdist workers must agree.
+    ids=["empty", "too-short", "not-base64", "truncated", "non-ascii"],
 )
 def test_invalid_key_string_gives_a_config_error(key):
     with pytest.raises(ConfigError) as info:

@@ -15,9 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,11 @@ from idp.worker import run_worker
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
-from tests.conftest import post_form
+from tests.conftest import REDIS_URL, post_form
 from tests.fakes.clock import FakeClock
+from tests.sms_setup import add_sms_authenticator
 from tests.verification.providers import SENT, FakeProvider, OtherFakeProvider
 
-REDIS_URL = "redis://127.0.0.1:6379/13"
 KNOWN = "+31612345678"
 CODE_PAGE = "/m/sms/sms/login/code"
 UNDELIVERED = (
@@ -69,42 +68,9 @@ class DyingProvider(FakeProvider):
 # -- Redis, and an app that queues ---------------------------------------------------------------
 
 
-def _no_redis(why: str) -> None:
-    if os.environ.get("POORT_REQUIRE_REDIS") == "1":
-        pytest.fail(f"POORT_REQUIRE_REDIS=1, but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture
-def token() -> str:
-    return uuid.uuid4().hex
-
-
-@pytest.fixture
-def redis_client(token: str) -> Iterator[Any]:
-    """A client of the test Redis (or skip); every key of this test is deleted after it."""
-    try:
-        import redis
-        import rq  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - the test extra installs both
-        _no_redis(f"redis or rq is missing ({exc})")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except (redis.RedisError, OSError) as exc:
-        client.close()
-        _no_redis(f"no Redis at {REDIS_URL}: {exc}")
-    try:
-        yield client
-    finally:
-        keys = list(client.scan_iter(match=f"*{token}*", count=500))
-        if keys:
-            client.delete(*keys)
-        for key in client.scan_iter(match="rq:*", count=500, _type="set"):
-            members = [m for m in client.smembers(key) if token.encode() in m]
-            if members:
-                client.srem(key, *members)
-        client.close()
+def token(redis_token: str) -> str:
+    return redis_token
 
 
 @pytest.fixture
@@ -115,11 +81,9 @@ def sms_table() -> dict[str, Any] | None:
 
 @pytest.fixture
 def app_config(
-    app_config: dict[str, Any], redis_client: Any, token: str, sms_table: dict[str, Any] | None
+    app_config: dict[str, Any], redis_settings: dict[str, str], sms_table: dict[str, Any] | None
 ) -> dict[str, Any]:
-    app_config.update(
-        redis_url=REDIS_URL, redis_prefix=f"test-{token}:", sms_queue="redis", human_check="off"
-    )
+    app_config.update(redis_settings, sms_queue="redis", human_check="off")
     if sms_table is not None:
         app_config["sms"] = sms_table
     return app_config
@@ -134,21 +98,6 @@ def registry() -> Registry:
         FakeProvider,
         OtherFakeProvider,
         DyingProvider,
-    )
-
-
-def add_sms_authenticator(make_authenticator: Callable[..., Any]) -> None:
-    make_authenticator(
-        "sms",
-        method="sms",
-        title="Text message",
-        options={
-            "verifier": "",
-            "use_for": "both",
-            "allow_signup": True,
-            "unknown_numbers": "silent",
-            "countries": "",
-        },
     )
 
 

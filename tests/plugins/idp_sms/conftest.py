@@ -18,12 +18,13 @@ from idp.options import OptionsForm
 from idp.plugins import Registry, from_classes
 from idp.sms import SmsMessage, SmsProvider, SmsReceipt
 from idp.sms.errors import SmsRecipientError, SmsTemporaryError
-from idp.verification import verifiers
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
 from idp_sms_providers.console import ConsoleProvider
 from tests.fakes.clock import FakeClock
 from tests.plugins.idp_sms.support import KNOWN
+from tests.sms_setup import add_verifier as add_verifier
+from tests.sms_setup import sms_options as sms_options_default
 
 
 class BrokenOptions(OptionsForm):
@@ -48,27 +49,6 @@ def registry() -> Registry:
     return from_classes(PasswordMethod, SmsMethod, ConsoleProvider, BrokenProvider)
 
 
-def add_verifier(
-    app: Flask,
-    clock: FakeClock,
-    name: str,
-    provider: str,
-    options: dict[str, Any] | None = None,
-    *,
-    default: bool = False,
-) -> None:
-    """A confirmed, enabled verifier (made default when asked)."""
-    with app.app_context():
-        row, _ = verifiers.save(
-            None, {"name": name, "provider": provider, "sender": "Poort"}, options or {}
-        )
-        row.confirmed_at = clock()
-        verifiers.set_enabled(row, True)
-        if default:
-            verifiers.set_default(row)
-        db.session.commit()
-
-
 @pytest.fixture
 def console(app: Flask, clock: FakeClock) -> None:
     add_verifier(app, clock, "console", "console", default=True)
@@ -77,13 +57,7 @@ def console(app: Flask, clock: FakeClock) -> None:
 @pytest.fixture
 def sms_options() -> dict[str, Any]:
     """Options of the "sms" authenticator; override or mutate to change them."""
-    return {
-        "verifier": "",
-        "use_for": "both",
-        "allow_signup": True,
-        "unknown_numbers": "silent",
-        "countries": "",
-    }
+    return sms_options_default()
 
 
 @pytest.fixture

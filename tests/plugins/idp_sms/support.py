@@ -12,8 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from idp.extensions import db
-from idp.models import AuditEvent, Challenge, User, UserSession
+from idp.models import User, UserSession
 from tests.conftest import post_form
+from tests.sms_setup import challenges as challenges
+from tests.sms_setup import events as events
 
 KNOWN = "+31612345678"
 KNOWN_MASKED = "+31*******78"
@@ -110,23 +112,3 @@ def live_amr(app: Flask, user_id: int) -> list[str]:
         )
         assert row is not None, "no session row"
         return row.amr_values
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-            )
-        )
-        for row in rows:
-            db.session.expunge(row)
-        return rows
-
-
-def challenges(app: Flask) -> list[Challenge]:
-    with app.app_context():
-        rows = list(db.session.scalars(select(Challenge).order_by(Challenge.id)))
-        for row in rows:
-            db.session.expunge(row)
-        return rows
