@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
-from idp.errors import IdpError
+from idp.errors import IdpError, ServiceUnavailable
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ TITLES = {
     405: lazy_gettext("Not allowed here"),
     429: lazy_gettext("Too many attempts"),
     500: lazy_gettext("Something went wrong"),
+    503: lazy_gettext("Briefly unavailable"),
 }
 SERVER_FAULT = lazy_gettext("Something went wrong on our side. Please try again in a moment.")
 
@@ -84,6 +85,8 @@ def register(app: Flask) -> None:
     def idp_error(exc: IdpError) -> Response:
         db.session.rollback()
         retry_after = getattr(exc, "retry_after", None)
+        if isinstance(exc, ServiceUnavailable):  # the outage is logged once, where it is seen
+            return error_response(exc.status, exc.code, exc.user_message(), retry_after)
         if exc.status >= 500:
             if exc.public_message is None:
                 log.exception("%s: %s", exc.code, exc.message)

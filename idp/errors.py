@@ -15,6 +15,7 @@ stay Authlib's, because Authlib knows their wire format.
     ├── NotFound                404 not_found            unknown or disabled object
     ├── Forbidden               403 forbidden            signed in, but not allowed
     ├── Unauthenticated         401 login_required       sign in first
+    ├── ServiceUnavailable      503 service_unavailable  a dependency is down; carries retry_after
     └── AuthFlowError           400 auth_flow_error      the login cannot continue
         ├── FlowExpired         400 flow_expired         the login took too long; start again
         ├── MethodUnavailable   400 method_unavailable   method disabled or not set up
@@ -111,6 +112,19 @@ class Unauthenticated(IdpError):
     default_message = lazy_gettext("Sign in to continue.")
 
 
+class ServiceUnavailable(IdpError):
+    """Something Poort needs does not answer right now; try again in a moment."""
+
+    code = "service_unavailable"
+    status = 503
+    default_message = lazy_gettext("This service is briefly unavailable. Try again in a moment.")
+
+    def __init__(self, message: str = "", *, retry_after: int) -> None:
+        super().__init__(message)
+        self.public_message = self.message  # written for the person, in their language
+        self.retry_after = retry_after
+
+
 class AuthFlowError(IdpError):
     """The login cannot continue."""
 
@@ -159,5 +173,6 @@ __all__ = [
     "NotFound",
     "PluginError",
     "RateLimited",
+    "ServiceUnavailable",
     "Unauthenticated",
 ]
