@@ -2,7 +2,8 @@
 working, texts are refused with a 503 (never sent uncounted), /readyz names Redis, the outage
 and the recovery are logged once each, and Redis is used again without a restart.
 
-Redis here is a private redis-server on a free port (tests.private_redis), never the shared one.
+Redis here is a private redis-server on a free port (tests.production.services), never the
+shared one.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.abuse.support import (
 from tests.conftest import PASSWORD, csrf_token
 from tests.fakes.clock import FakeClock
 from tests.plugins.idp_totp.support import VERIFY, give_totp
-from tests.private_redis import PrivateRedis
+from tests.production.services import RedisServer as PrivateRedis
 
 UNAVAILABLE = (
     "Codes by text message cannot be sent right now. Try again in a minute, or sign in another way."
@@ -41,9 +42,7 @@ UP = "Redis answers again"
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    folder = tmp_path / "redis"
-    folder.mkdir()
-    server = PrivateRedis(folder)
+    server = PrivateRedis(tmp_path / "redis")
     server.start()
     yield server
     server.stop()
