@@ -214,3 +214,17 @@ def test_a_queued_text_is_refused_not_lost_while_redis_is_down(
 
     assert answer(refused) == (503, "5", UNAVAILABLE)
     assert challenge_count(app) == 0 and sent_to(app) == []
+
+
+def test_the_admin_panel_works_but_for_the_counters_of_the_limits_page(
+    admin_client: Any, redis_server: PrivateRedis
+) -> None:
+    redis_server.stop()
+
+    users = admin_client.get("/admin/users")
+    limits_page = admin_client.get("/admin/limits")
+
+    assert users.status_code == 200
+    assert "Redis does not answer" in users.get_data(as_text=True)  # the banner says why
+    assert limits_page.status_code == 503 and limits_page.headers["Retry-After"] == "5"
+    assert "cannot be sent right now" in limits_page.get_data(as_text=True)
