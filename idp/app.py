@@ -78,6 +78,9 @@ def create_app(
         load_check()  # a misspelt human_check setting stops the start, not the first login
 
     db.init_app(app)
+    from idp import database_outage
+
+    database_outage.install(app)  # one log line per outage change; recovery from new connections
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
     )
@@ -158,6 +161,10 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
+        from idp import database_outage
+
+        if database_outage.seen():
+            return None  # the page of an outage shows nobody signed in
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.active else None
 

@@ -211,11 +211,19 @@ def current() -> Brand:
     if cache is not None and _CACHE in cache:
         brand: Brand = cache[_CACHE]
         return brand
+    from idp import database_outage
+
     try:
-        brand = from_setting(site_settings.get(SETTING))
-    except SQLAlchemyError:
-        log.warning("Could not read the branding; the page uses the defaults.", exc_info=True)
-        db.session.rollback()
+        brand = default() if database_outage.seen() else from_setting(site_settings.get(SETTING))
+    except SQLAlchemyError as exc:
+        if database_outage.is_unavailable(exc):
+            database_outage.note(exc)  # logged once per outage, not a traceback per page
+        else:
+            log.warning("Could not read the branding; the page uses the defaults.", exc_info=True)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass
         brand = default()
     if cache is not None:
         cache[_CACHE] = brand

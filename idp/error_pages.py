@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, NotFound
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 from werkzeug.wrappers import Response
 
-from idp.errors import IdpError, ServiceUnavailable
-from idp.extensions import db
+from idp import database_outage
+from idp.errors import DatabaseUnavailable, IdpError
+from idp.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,27 @@ TITLES = {
 SERVER_FAULT = lazy_gettext("Something went wrong on our side. Please try again in a moment.")
 
 
+#: Endpoints for programs (OAuth and OpenID Connect clients, APIs): their errors are JSON.
+JSON_PATHS = (
+    "/oauth/token",
+    "/oauth/userinfo",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/jwks",
+    "/.well-known/",
+    "/api/",
+)
+
+
+PLAIN_PAGE = (
+    '<!doctype html><html><meta charset="utf-8"><title>{title}</title>'
+    "<h1>{title}</h1><p>{message}</p></html>"
+)
+
+
 def wants_json() -> bool:
+    if request.path.startswith(JSON_PATHS):
+        return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return (
         best == "application/json"
@@ -45,14 +69,38 @@ def error_response(
         response = jsonify(error=code, message=message)
     else:
         title = str(TITLES.get(status, TITLES[500 if status >= 500 else 400]))
-        response = Response(
-            render_template("error.html", status=status, title=title, message=message, code=code),
-            mimetype="text/html",
-        )
+        try:
+            page = render_template(
+                "error.html", status=status, title=title, message=message, code=code
+            )
+        except Exception:
+            # The site's page needs what failed (the database, for the signed-in user): a
+            # plain page still says what happened, rather than a bare 500 from gunicorn.
+            log.debug("the error page could not be rendered", exc_info=True)
+            page = PLAIN_PAGE.format(title=escape(title), message=escape(message))
+        response = Response(page, mimetype="text/html")
     response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _rollback() -> None:
+    """Roll back what the request did; on a database that is gone there is nothing to undo."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        log.debug("rollback failed", exc_info=True)
+
+
+def unavailable_response(exc: BaseException | None = None) -> Response:
+    """The 503 of a database outage (noted, so the rest of the request leaves it alone)."""
+    if exc is not None:
+        database_outage.note(exc)
+    # Nobody is shown signed in: their user row, expired by the rollback, cannot be read.
+    g._login_user = login_manager.anonymous_user()
+    error = DatabaseUnavailable(retry_after=database_outage.RETRY_AFTER)
+    return error_response(error.status, error.code, error.user_message(), error.retry_after)
 
 
 def _percent_encoded_query(wsgi_app: Any) -> Any:
@@ -81,22 +129,38 @@ def register(app: Flask) -> None:
         if any("\x00" in str(value) for value in (request.view_args or {}).values()):
             raise NotFound()
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def database_error(exc: Exception) -> Response:
+        _rollback()
+        if database_outage.is_unavailable(exc):
+            return unavailable_response(exc)
+        return server_error(exc)
+
+    @app.errorhandler(InternalServerError)
+    def unhandled(exc: InternalServerError) -> Response:
+        # Raised outside a view (opening or saving the session): Flask's own path.
+        original = exc.original_exception
+        if original is not None and database_outage.is_unavailable(original):
+            _rollback()
+            return unavailable_response(original)
+        return http_error(exc)
+
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response:
-        db.session.rollback()
+        _rollback()
         retry_after = getattr(exc, "retry_after", None)
-        if isinstance(exc, ServiceUnavailable):  # the outage is logged once, where it is seen
-            return error_response(exc.status, exc.code, exc.user_message(), retry_after)
         if exc.status >= 500:
             if exc.public_message is None:
                 log.exception("%s: %s", exc.code, exc.message)
                 return error_response(exc.status, exc.code, str(SERVER_FAULT))
-            log.warning("%s: %s", exc.code, exc.message)
+            if exc.log_each:
+                log.warning("%s: %s", exc.code, exc.message)
         return error_response(exc.status, exc.code, exc.user_message(), retry_after)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
-        db.session.rollback()
+        _rollback()
         return error_response(
             400,
             "csrf_failed",
@@ -107,7 +171,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        db.session.rollback()
+        _rollback()
         status = exc.code or 500
         if status == 404:
             message = gettext(
@@ -124,6 +188,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> Response:
-        db.session.rollback()
+        _rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "server_error", str(SERVER_FAULT))

@@ -16,6 +16,7 @@ stay Authlib's, because Authlib knows their wire format.
     ├── Forbidden               403 forbidden            signed in, but not allowed
     ├── Unauthenticated         401 login_required       sign in first
     ├── ServiceUnavailable      503 service_unavailable  a dependency is down; carries retry_after
+    │   └── DatabaseUnavailable 503 database_unavailable the database does not answer
     └── AuthFlowError           400 auth_flow_error      the login cannot continue
         ├── FlowExpired         400 flow_expired         the login took too long; start again
         ├── MethodUnavailable   400 method_unavailable   method disabled or not set up
@@ -42,6 +43,8 @@ class IdpError(Exception):
     #: is raised; English outside a request). Only a class's own counts: a subclass without
     #: one says its docstring (English, for admins and logs), as every class does by default.
     default_message: LazyString | None = None
+    #: Whether each 5xx of this kind is logged; False for outages logged once per change.
+    log_each: bool = True
 
     def __init__(self, message: str = "", **context: object) -> None:
         own_default = vars(type(self)).get("default_message")
@@ -118,11 +121,23 @@ class ServiceUnavailable(IdpError):
     code = "service_unavailable"
     status = 503
     default_message = lazy_gettext("This service is briefly unavailable. Try again in a moment.")
+    #: Logged once per outage (where it is seen), not once per request.
+    log_each = False
 
-    def __init__(self, message: str = "", *, retry_after: int) -> None:
+    def __init__(self, message: str = "", *, retry_after: int = 5) -> None:
         super().__init__(message)
         self.public_message = self.message  # written for the person, in their language
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database does not answer; the request changed nothing. Try again shortly."""
+
+    code = "database_unavailable"
+    default_message = lazy_gettext(
+        "This service is unavailable for a moment. Nothing was changed. "
+        "Please try again in a few seconds."
+    )
 
 
 class AuthFlowError(IdpError):
@@ -165,6 +180,7 @@ class RateLimited(AuthFlowError):
 __all__ = [
     "AuthFlowError",
     "ConfigError",
+    "DatabaseUnavailable",
     "FlowExpired",
     "Forbidden",
     "IdpError",

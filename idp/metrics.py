@@ -171,7 +171,6 @@ def _never_fails(record: _F) -> _F:
     return counted  # type: ignore[return-value]
 
 
-
 @_never_fails
 def login_succeeded(method: str) -> None:
     """A login finished; *method* names its authenticators (``password+totp``)."""

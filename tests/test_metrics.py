@@ -481,3 +481,39 @@ def test_multiprocess_mode_adds_up_every_process(tmp_path: Path, fernet_key: str
         == 0
     )
     assert list(folder.glob("counter_*.db")) and list(folder.glob("histogram_*.db"))
+
+
+def test_metrics_that_cannot_be_made_fail_no_sign_in_and_leave_no_duplicates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As when a worker's multiprocess file cannot be written: the sign-in still counts as
+    done, and the next try makes every metric again instead of finding half of them."""
+    import prometheus_client
+
+    from idp import metrics
+
+    real = prometheus_client.Counter
+
+    def unwritable(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "poort_sms_failovers":
+            raise FileNotFoundError("counter_4242.db")
+        return real(name, *args, **kwargs)
+
+    made = metrics._made
+    if made is not None:
+        for collector in vars(made).values():
+            REGISTRY.unregister(collector)
+    monkeypatch.setattr(metrics, "_made", None)
+    monkeypatch.setattr(prometheus_client, "Counter", unwritable)
+    metrics.login_succeeded("password")  # does not raise
+    assert metrics._made is None
+
+    monkeypatch.setattr(prometheus_client, "Counter", real)
+    before = value("poort_logins_total", method="password", result="success")
+    metrics.login_succeeded("password")
+    assert value("poort_logins_total", method="password", result="success") == before + 1
+    if made is not None:  # the rest of the suite keeps the metrics it had
+        for collector in vars(metrics._made).values():
+            REGISTRY.unregister(collector)
+        for collector in vars(made).values():
+            REGISTRY.register(collector)

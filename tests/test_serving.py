@@ -7,15 +7,11 @@ port and talk HTTP to it.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,11 +24,11 @@ import pytest
 from click.testing import CliRunner
 
 from idp import create_app, serving
-from idp.cli import ensure_instance, main
+from idp.cli import main
 from idp.errors import ConfigError
 from idp.plugins import Registry
+from tests.production.server import PoortServer, get
 
-POORT = Path(sys.executable).parent / "poort"
 ISSUER = "https://login.example.org"
 #: Variables of the shell running pytest that would change what `poort serve` does.
 SERVING_VARIABLES = (
@@ -171,6 +167,23 @@ def test_a_fresh_metrics_folder_per_start_and_stale_ones_removed(tmp_path: Path)
     assert not path.exists() and environ == {}
 
 
+def test_a_worker_leaving_does_not_remove_the_masters_metrics_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker is a fork of the master that unwinds `serve()` on its way out."""
+    environ: dict[str, str] = {}
+    path = serving.prepare_metrics_dir(tmp_path, environ)
+    master = os.getpid()
+
+    monkeypatch.setattr(os, "getpid", lambda: master + 1)  # as in the worker
+    serving.remove_metrics_dir(environ)
+    assert path.is_dir() and environ[serving.METRICS_DIR_VARIABLE] == str(path)
+
+    monkeypatch.setattr(os, "getpid", lambda: master)  # the master, at its exit
+    serving.remove_metrics_dir(environ)
+    assert not path.exists() and environ == {}
+
+
 def test_a_metrics_folder_the_operator_chose_is_kept(tmp_path: Path) -> None:
     chosen = tmp_path / "metrics"
     environ = {serving.METRICS_DIR_VARIABLE: str(chosen)}
@@ -246,86 +259,17 @@ def test_poort_serve_refuses_a_bad_worker_count(
     assert "IDP_WORKERS='lots': expected a whole number" in result.output
 
 
-# -- a real server --------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-def _get(port: int, path: str, timeout: float = 5) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()
-
-
-class Server:
-    """`poort serve` in a subprocess, on its own instance and port."""
-
-    def __init__(self, tmp_path: Path, *args: str, **env: str) -> None:
-        self.instance = tmp_path / "instance"
-        ensure_instance(self.instance)
-        self.port = _free_port()
-        self.log = tmp_path / "serve.log"
-        environ = {
-            **os.environ,
-            "IDP_INSTANCE_PATH": str(self.instance),
-            "IDP_ISSUER": ISSUER,
-            "IDP_PASSWORD_HASH_PROFILE": "cheapest",
-            **env,
-        }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(POORT), "serve", "--bind", f"127.0.0.1:{self.port}", *args],
-                env=environ, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_until_up(self, within: float = 20) -> None:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"poort serve exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if _get(self.port, "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"poort serve did not answer /healthz within {within} s:\n{self.output()}")
-
-    def terminate(self, within: float = 15) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=within)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"poort serve did not stop within {within} s of SIGTERM:\n{self.output()}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+# -- a real server (tests/production/server.py) ---------------------------------------------
 
 
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
+    servers: list[PoortServer] = []
 
-    def started(*args: str, **env: str) -> Server:
-        server = Server(tmp_path, *args, **env)
+    def started(*args: str, **env: str) -> PoortServer:
+        server = PoortServer(tmp_path, *args, env={"IDP_DEV": "", "IDP_ISSUER": ISSUER, **env})
         servers.append(server)
-        server.wait_until_up()
-        return server
+        return server.start()
 
     yield started
     for server in servers:
@@ -336,14 +280,14 @@ def start(tmp_path: Path) -> Iterator[Any]:
 def test_poort_serve_answers_probes_and_stops_cleanly_on_sigterm(start: Any) -> None:
     server = start("--workers", "2", "--threads", "2")
 
-    assert _get(server.port, "/healthz") == (200, {"status": "ok"})
-    assert _get(server.port, "/readyz") == (
+    assert get(server.port, "/healthz") == (200, {"status": "ok"})
+    assert get(server.port, "/readyz") == (
         200,
         {"status": "ready", "checks": {"database": "ok", "redis": "not configured"}},
     )
     metrics = server.instance / serving.METRICS_FOLDER
     [metrics_dir] = list(metrics.iterdir())
-    assert metrics_dir.name.startswith(f"serve-{server.process.pid}-")
+    assert metrics_dir.name.startswith(f"serve-{server.master_pid}-")
 
     assert server.terminate() == 0, server.output()
     assert "Traceback" not in server.output()
@@ -364,15 +308,15 @@ def test_a_slow_request_holds_a_thread_not_the_worker_and_survives_sigterm(start
         held: list[socket.socket] = []
         try:
             answers: list[tuple[int, dict[str, Any]]] = []
-            slow = threading.Thread(target=lambda: answers.append(_get(server.port, "/readyz", 20)))
+            slow = threading.Thread(target=lambda: answers.append(get(server.port, "/readyz", 20)))
             slow.start()
             held.append(silent.accept()[0])  # /readyz is now inside the worker, waiting
 
-            assert _get(server.port, "/healthz") == (200, {"status": "ok"})
+            assert get(server.port, "/healthz") == (200, {"status": "ok"})
             assert slow.is_alive(), "/healthz had to wait for the slow request"
             slow.join(timeout=20)
 
-            late = threading.Thread(target=lambda: answers.append(_get(server.port, "/readyz", 20)))
+            late = threading.Thread(target=lambda: answers.append(get(server.port, "/readyz", 20)))
             late.start()
             held.append(silent.accept()[0])
             assert server.terminate() == 0, server.output()

@@ -16,9 +16,11 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.datastructures import CallbackDict
 
-from idp import state
+from idp import database_outage, state
 from idp.extensions import db
 from idp.models import UserSession
 
@@ -104,17 +106,49 @@ def revoke_sessions(*conditions: Any, now: datetime) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
+def replace_response(response: Response, other: Response) -> None:
+    """Make *response* say what *other* says: status, body and its headers (in place, as
+    Flask saves the session on the response it already has)."""
+    for name in ("Location", "Set-Cookie", "Content-Type", "Content-Length", "ETag"):
+        del response.headers[name]
+    response.status_code = other.status_code
+    response.set_data(other.get_data())
+    for name in ("Content-Type", "Retry-After"):
+        if name in other.headers:
+            response.headers[name] = other.headers[name]
+
+
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(cookie_name(app, request))
         if token and len(token) < 100:
-            row = live_session(token, state.current().clock())
+            try:
+                row = live_session(token, state.current().clock())
+            except (DBAPIError, PoolTimeout) as exc:
+                if not database_outage.is_unavailable(exc):
+                    raise
+                database_outage.note(exc)  # the request answers 503 (idp.error_pages)
+                return ServerSession()
             if row is not None:
                 return ServerSession(dict(row.data or {}), row)
         return ServerSession()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
+        if database_outage.seen():
+            return  # the session was not read, or the request already failed for it
+        try:
+            self._save(app, session, response)
+        except (DBAPIError, PoolTimeout) as exc:
+            if not database_outage.is_unavailable(exc):
+                raise
+            # The database went away after the view: the answer becomes the outage's 503,
+            # so nobody is told they signed in when their session was not stored.
+            from idp.error_pages import unavailable_response
+
+            replace_response(response, unavailable_response(exc))
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         from flask import request
 
         # Whatever the view did not commit is not wanted (an error page, a failed form).

@@ -7,6 +7,7 @@
     load = Load(driver, count=300, threads=4, within=60).start(); ...; load.join()
     load.statuses                                   # Counter({200: 600, 303: 300})
     load.answers                                    # every (status, Retry-After, path)
+    load.stop().join()                              # before count or time ran out
 """
 
 from __future__ import annotations
@@ -122,11 +123,12 @@ class Load:
         self.errors: list[str] = []
         self._lock = threading.Lock()
         self._started = 0
+        self._stopped = False
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def _take(self) -> bool:
         with self._lock:
-            if self._started >= self.count or time.monotonic() > self._deadline:
+            if self._stopped or self._started >= self.count or time.monotonic() > self._deadline:
                 return False
             self._started += 1
             return True
@@ -149,6 +151,11 @@ class Load:
         self._deadline = time.monotonic() + self.within
         for thread in self._threads:
             thread.start()
+        return self
+
+    def stop(self) -> Load:
+        """Start no more sign-ins (those under way finish); join() waits for them."""
+        self._stopped = True
         return self
 
     def wait_for(self, done: int) -> None:

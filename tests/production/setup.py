@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import json
+import re
+from datetime import UTC, datetime
+
 from idp import create_app
 from idp.config import SECRET_KEY_FILE
 from idp.extensions import db
 from idp.models import Authenticator, User
 from idp.security.secret_box import KEYS_FILE
+from idp.verification import verifiers
 from tests.production.driver import PASSWORD
 from tests.production.server import ISSUER, PoortServer
 
 #: The login of the person :func:`seed` makes.
 LOGIN = "known"
 PHONE = "+31612345678"
+#: The console SMS provider's outbox in the instance folder: the phone of these tests.
+OUTBOX = "sms-outbox.jsonl"
+_CODE = re.compile(r"\n\n@[^\s#]+ #(?P<code>\d+)$")
 
 
-def seed(server: PoortServer, database_url: str) -> None:
+def texted_code(server: PoortServer, phone: str) -> str | None:
+    """The last code texted to *phone* (read from the console provider's outbox)."""
+    outbox = server.instance / OUTBOX
+    if not outbox.exists():
+        return None
+    codes = [
+        match.group("code")
+        for line in outbox.read_text(encoding="utf-8").splitlines()
+        if (message := json.loads(line))["to"] == phone and (match := _CODE.search(message["text"]))
+    ]
+    return codes[-1] if codes else None
+
+
+def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
     """`poort db upgrade`, then what an admin sets up once: the password authenticator and
-    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`)."""
+    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
+    sign-in by text message through the console provider (see :func:`texted_code`)."""
     server.poort("db", "upgrade")
     app = create_app(
         {
@@ -45,6 +67,22 @@ def seed(server: PoortServer, database_url: str) -> None:
                 ),
             ]
         )  # fmt: skip
+        if sms:
+            row, _ = verifiers.save(
+                None, {"name": "console", "provider": "console", "sender": "Poort"}, {}
+            )
+            row.confirmed_at = datetime.now(UTC)
+            verifiers.set_enabled(row, True)
+            verifiers.set_default(row)
+            db.session.add(
+                Authenticator(
+                    name="sms", method="sms", title="Text message", enabled=True, position=2,
+                    options={"verifier": "", "use_for": "both", "allow_signup": False,
+                             "unknown_numbers": "silent", "countries": ""},
+                )
+            )  # fmt: skip
+            user = db.session.query(User).filter_by(username=LOGIN).one()
+            user.phone_verified_at = datetime.now(UTC)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tests.production.driver import Driver, Load
 from tests.production.server import PoortServer
 from tests.production.services import RedisServer
-from tests.production.setup import LOGIN, seed
+from tests.production.setup import LOGIN, PHONE, seed, texted_code
 
 SIGN_INS = 200
 
@@ -63,3 +63,18 @@ def test_kill_hup_during_sign_ins_fails_none(
     _no_server_errors(server, driver, load)
     assert not first & server.worker_pids(), "HUP replaced no worker"
     assert server.terminate() == 0
+
+
+def test_the_harness_signs_in_by_text_message(
+    poort_server: Callable[..., PoortServer], postgres_database: str, redis_server: RedisServer
+) -> None:
+    """The driver's SMS sign-in: the code is read from the console provider's outbox."""
+    server = poort_server(
+        workers=2, env={"DATABASE_URL": postgres_database, "IDP_REDIS_URL": redis_server.url}
+    )
+    seed(server, postgres_database, sms=True)
+    server.start()
+    driver = Driver(server.url)
+
+    assert driver.sms_sign_in(PHONE, lambda phone: texted_code(server, phone)), driver.answers
+    assert max(driver.statuses) < 400
