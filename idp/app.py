@@ -12,7 +12,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import branding, error_pages, i18n
 from idp.abuse.db_store import DatabaseStore
+from idp.abuse.failover_store import FailoverStore
 from idp.abuse.human_check import load_check
+from idp.abuse.redis_outage import STATE_FILE, RedisOutage
 from idp.abuse.redis_store import RedisStore
 from idp.abuse.sending import human_check_fields
 from idp.abuse.store import CounterStore
@@ -126,7 +128,10 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
 
 def _counter_store(settings: Settings) -> CounterStore:
     if settings.redis_url:
-        return RedisStore(settings.redis_url, settings.redis_prefix)
+        # Redis while it answers; sign-in guards in the database (and texts refused) when not.
+        outage = RedisOutage(settings.instance_path / STATE_FILE)
+        redis = RedisStore(settings.redis_url, settings.redis_prefix)
+        return FailoverStore(redis, DatabaseStore(), outage)
     return DatabaseStore()
 
 

@@ -15,7 +15,8 @@ stay Authlib's, because Authlib knows their wire format.
     ├── NotFound                404 not_found            unknown or disabled object
     ├── Forbidden               403 forbidden            signed in, but not allowed
     ├── Unauthenticated         401 login_required       sign in first
-    ├── DatabaseUnavailable     503 database_unavailable the database does not answer; retry_after
+    ├── ServiceUnavailable      503 service_unavailable  a dependency is down; carries retry_after
+    │   └── DatabaseUnavailable 503 database_unavailable the database does not answer
     └── AuthFlowError           400 auth_flow_error      the login cannot continue
         ├── FlowExpired         400 flow_expired         the login took too long; start again
         ├── MethodUnavailable   400 method_unavailable   method disabled or not set up
@@ -114,22 +115,29 @@ class Unauthenticated(IdpError):
     default_message = lazy_gettext("Sign in to continue.")
 
 
-class DatabaseUnavailable(IdpError):
-    """The database does not answer; the request changed nothing. Try again shortly."""
+class ServiceUnavailable(IdpError):
+    """Something Poort needs does not answer right now; try again in a moment."""
 
-    code = "database_unavailable"
+    code = "service_unavailable"
     status = 503
-    default_message = lazy_gettext(
-        "This service is unavailable for a moment. Nothing was changed. "
-        "Please try again in a few seconds."
-    )
-    #: Logged once per outage (idp.database_outage), not once per request.
+    default_message = lazy_gettext("This service is briefly unavailable. Try again in a moment.")
+    #: Logged once per outage (where it is seen), not once per request.
     log_each = False
 
     def __init__(self, message: str = "", *, retry_after: int = 5) -> None:
         super().__init__(message)
-        self.public_message = self.message
+        self.public_message = self.message  # written for the person, in their language
         self.retry_after = retry_after
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database does not answer; the request changed nothing. Try again shortly."""
+
+    code = "database_unavailable"
+    default_message = lazy_gettext(
+        "This service is unavailable for a moment. Nothing was changed. "
+        "Please try again in a few seconds."
+    )
 
 
 class AuthFlowError(IdpError):
@@ -181,5 +189,6 @@ __all__ = [
     "NotFound",
     "PluginError",
     "RateLimited",
+    "ServiceUnavailable",
     "Unauthenticated",
 ]

@@ -4,7 +4,9 @@
   database outage does not make an orchestrator restart every Poort process (liveness).
 - ``GET /readyz``: Poort can do its work: the database answers ``SELECT 1`` and, when
   ``redis_url`` is set, Redis answers PING (readiness). A failed check gives 503 with a
-  ``Retry-After`` header and, per check, a short reason that names no host, user or password.
+  ``Retry-After`` header, the names of the failing dependencies (``failing``) and, per check, a
+  short reason that names no host, user or password. A Redis outage or recovery it sees is
+  logged once (:mod:`idp.abuse.redis_outage`), not once per probe.
 
 Neither reads or writes the session, so a probe never creates a server-side session row, and
 both are exempt from CSRF (they only answer GET and HEAD anyway).
@@ -19,6 +21,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from idp import state
+from idp.abuse import redis_outage
 from idp.extensions import csrf, db
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,7 @@ def check_redis(url: str) -> str:
         from redis.retry import Retry
     except ImportError:
         return "error: the redis package is not installed (pip install 'poort[redis]')"
+    outage = redis_outage.current()
     client = None
     try:
         client = redis.Redis.from_url(
@@ -75,11 +79,16 @@ def check_redis(url: str) -> str:
         )
         client.ping()
     except Exception as exc:
-        log.warning("readiness: the Redis check failed: %s", type(exc).__name__)
+        if outage is not None:
+            outage.failed(exc)  # one log line per outage, not one per probe
+        else:
+            log.warning("readiness: the Redis check failed: %s", type(exc).__name__)
         return _reason(exc)
     finally:
         if client is not None:
             client.close()
+    if outage is not None:
+        outage.answered()  # requests use Redis again at once, without waiting for a probe
     return OK
 
 
@@ -99,6 +108,7 @@ def readyz() -> Response:
     }
     if all(result in (OK, NOT_CONFIGURED) for result in checks.values()):
         return _answer({"status": "ready", "checks": checks}, 200)
-    response = _answer({"status": "not ready", "checks": checks}, 503)
+    failing = sorted(name for name, result in checks.items() if result not in (OK, NOT_CONFIGURED))
+    response = _answer({"status": "not ready", "failing": failing, "checks": checks}, 503)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

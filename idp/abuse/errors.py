@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
-from idp.errors import IdpError, InvalidInput, RateLimited
+from idp.errors import IdpError, InvalidInput, RateLimited, ServiceUnavailable
 
 
 def wait_text(seconds: int) -> str:
@@ -111,4 +111,21 @@ class NeedsRecovery(IdpError):
                 "This account is locked after too many failed attempts. "
                 "Ask your administrator to unlock it."
             )
+        )
+
+
+class SendingUnavailable(ServiceUnavailable):
+    """Redis, where the send limits are counted, does not answer: no code is sent meanwhile."""
+
+    code = "sending_unavailable"
+
+    def __init__(self) -> None:
+        from idp.abuse.redis_outage import RETRY_AFTER_SECONDS
+
+        super().__init__(
+            gettext(
+                "Codes by text message cannot be sent right now. "
+                "Try again in a minute, or sign in another way."
+            ),
+            retry_after=RETRY_AFTER_SECONDS,
         )

@@ -49,9 +49,17 @@ class RedisStore:
 
     def __init__(self, url: str, prefix: str = "poort:") -> None:
         import redis  # the redis extra; imported only when configured
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.client: Any = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            # One quick retry: a pooled connection that died with a Redis restart reconnects,
+            # while a Redis that is down fails at once (idp.abuse.failover_store decides then).
+            retry=Retry(NoBackoff(), 1),
         )
         self.prefix = prefix
         self._take = self.client.register_script(_TAKE)

@@ -22,7 +22,13 @@ from sqlalchemy import func, select
 
 from idp import metrics, state
 from idp.abuse import destinations, limits, prefixes
-from idp.abuse.errors import DestinationRefused, HumanCheckRequired, SendingPaused, SendLimited
+from idp.abuse.errors import (
+    DestinationRefused,
+    HumanCheckRequired,
+    SendingPaused,
+    SendingUnavailable,
+    SendLimited,
+)
 from idp.abuse.human_check import load_check
 from idp.abuse.store import Window
 from idp.extensions import db
@@ -188,7 +194,10 @@ def human_check_due(ip: str | None) -> bool:
     if not ip or not after or load_check() is None:
         return False
     s = state.current()
-    return s.counters.count(ip_window(ip), s.clock()) >= after
+    try:
+        return s.counters.count(ip_window(ip), s.clock()) >= after
+    except SendingUnavailable:  # Redis is down: every send is refused, nothing to check
+        return False
 
 
 def verifier_budget(name: str) -> dict[str, int]:

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from idp import state
 from idp.abuse import alerts, controls, limits, prefixes, sending
+from idp.abuse.errors import SendingUnavailable
 from idp.admin import bp
 from idp.errors import NotFound
 from idp.extensions import db
@@ -29,7 +30,19 @@ ENDED_DAYS = 7
 @bp.context_processor
 def _abuse_alerts() -> dict[str, Callable[[], list[alerts.Alert]]]:
     """The layout calls this to draw the banner: nothing is queried on pages that don't."""
-    return {"abuse_alerts": alerts.open_alerts}
+    return {"abuse_alerts": _alerts_or_outage}
+
+
+def _alerts_or_outage() -> list[alerts.Alert]:
+    """The open alerts; while Redis (where the budgets are counted) is down, that one alert."""
+    try:
+        return alerts.open_alerts()
+    except SendingUnavailable:
+        message = _(
+            "Redis does not answer: no codes are sent by text message until it does. Sign-ins "
+            "that send nothing still work."
+        )
+        return [alerts.Alert("redis", message, url_for("admin.limits"))]
 
 
 def _verifier_rows() -> list[dict[str, Any]]:

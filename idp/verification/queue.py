@@ -48,7 +48,8 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from idp import metrics, state
-from idp.abuse.errors import SendingPaused
+from idp.abuse import redis_outage
+from idp.abuse.errors import SendingPaused, SendingUnavailable
 from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, Verifier
 from idp.models.sms_log import FAILED
@@ -158,7 +159,8 @@ def enqueue(
 
     Enqueueing the same challenge again returns the job already there.
 
-    :raises SmsNotSent: Redis could not take the job (the challenge is then "failed").
+    :raises SendingUnavailable: Redis could not take the job (a 503 with Retry-After; the
+        challenge is then "failed", nothing is sent, and the person asks again later).
     """
     from redis import RedisError
     from rq import Queue, Retry
@@ -205,9 +207,11 @@ def enqueue(
     except DuplicateJobError:
         return Job.fetch(name, connection=client, serializer=serializer())
     except (RedisError, OSError) as exc:
-        log.error("sms queue: Redis did not take the job of challenge %s: %s", challenge_id, exc)
+        outage = redis_outage.current()
+        if outage is not None:
+            outage.failed(exc)  # logged once per outage, not once per code
         _finish(challenge_id, NOT_SENT)
-        raise SmsNotSent("The queue of text messages is not reachable.") from exc
+        raise SendingUnavailable() from exc
 
 
 # -- the job, in the worker ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from flask import Flask
 
 from idp import state
 from idp.abuse.db_store import DatabaseStore
-from idp.abuse.redis_store import RedisStore
+from idp.abuse.failover_store import FailoverStore
 from idp.abuse.store import CounterStore, Failures, Refusal, Window
 from tests.abuse.support import BOTH_BACKENDS
 from tests.fakes.clock import FakeClock
@@ -28,7 +28,8 @@ HOUR = Window("h:one", 1, 3600)
 def store(app: Flask, counter_backend: str) -> Iterator[CounterStore]:
     with app.app_context():
         counters = state.current().counters
-        expected = RedisStore if counter_backend == "redis" else DatabaseStore
+        # With Redis the app counts through FailoverStore (Redis while it answers).
+        expected = FailoverStore if counter_backend == "redis" else DatabaseStore
         assert isinstance(counters, expected)
         yield counters
 

@@ -263,8 +263,9 @@ def test_when_redis_cannot_take_the_job_the_person_is_told_at_once(
 
     response = login(client)
 
-    assert response.status_code == 503
-    assert "We could not send the code" in response.get_data(as_text=True)
+    # Not lost in silence, not sent uncounted: refused now, the person asks again later.
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "cannot be sent right now" in response.get_data(as_text=True)
     assert the_challenge(app).delivery == "failed"
     assert SENT == []
 
