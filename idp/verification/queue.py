@@ -12,11 +12,13 @@ code. Jobs are JSON, never pickles, so whoever can write to Redis cannot run cod
 worker. A finished job is deleted at once; a failed one, with its sealed token, after an hour.
 
 **Exactly once per channel.** Before a channel is tried, its key is added to ``begun`` in the
-challenge's context and committed; :func:`delivery.send` then logs the attempt. A retry (the job
-raised, or its worker died and RQ re-queued the abandoned job) skips every begun channel. One
-without a row in the message log was cut off mid-send: the provider may have taken the message
-or not, so it gets a row ``interrupted`` and is never tried again; the next channel is. A
-message the log shows taken by a provider is never sent again.
+challenge's context and committed; :func:`delivery.send` then logs the attempt ("sending",
+committed) before the provider is asked. A retry (the job raised, or its worker died and RQ
+re-queued the abandoned job) skips every begun channel that has a row. A row still "sending"
+was cut off mid-send: the provider may have taken the message or not, so it becomes
+``unknown`` (its cost counted) and is never tried again; the next channel is. A begun channel
+without a row never reached its provider and is tried. A message the log shows taken by a
+provider is never sent again.
 
 **Every path ends in "sent" or "failed"**, with the message log saying why:
 
@@ -24,10 +26,11 @@ message the log shows taken by a provider is never sent again.
 - the provider refused the number, or every channel failed or was cut off: ``failed``;
 - the code expired before a worker got to it: ``failed``, row ``expired_in_queue``;
 - a newer code replaced it before it was sent: ``failed``; nothing is sent (the new one is);
-- the job failed for good (RQ's retries spent) or vanished from Redis: the reconciler, run by
-  ``poort worker`` at start and every :data:`MAINTENANCE_SECONDS`, re-queues a failed job
-  that still has channels left while its code is valid, and otherwise marks the code
-  ``failed`` (row ``queue_lost`` when no attempt was logged).
+- the job failed for good (RQ's retries spent) or vanished from Redis: the reconciler
+  (:mod:`idp.verification.queue_reconciler`), run by ``poort worker`` at start and every
+  :data:`MAINTENANCE_SECONDS`, re-queues a failed job that still has channels left while its
+  code is valid, and otherwise marks the code ``failed`` (row ``queue_lost`` when no attempt
+  was logged). It also marks every abandoned "sending" row ``unknown``, inline sends included.
 
 ``rq`` and ``redis`` (the ``redis`` extra) are imported only when queued sending is used.
 """

@@ -14,11 +14,11 @@ from idp import metrics, state
 from idp.abuse.errors import SendingPaused
 from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, Verifier
-from idp.models.sms_log import FAILED
+from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, UNDELIVERED
 from idp.phone import mask
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsRecipientError
-from idp.verification import delivery
+from idp.verification import attempts, delivery
 from idp.verification.keys import phone_hash
 from idp.verification.queue import (
     FILE_CHANNEL,
@@ -34,10 +34,8 @@ from idp.verification.resolution import Channel, Resolution, channel_for
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = (
-    "The worker stopped during this attempt; whether the provider took the message is "
-    "unknown. It was not tried again."
-)
+#: What a provider answered when it took the message (the queue's "sent").
+TAKEN = (ACCEPTED, DELIVERED, UNDELIVERED)
 
 
 def deliver(challenge_id: int, job: dict[str, Any]) -> str:
@@ -57,23 +55,16 @@ def deliver(challenge_id: int, job: dict[str, Any]) -> str:
     recipient, text, code = secret["recipient"], secret["text"], secret.get("code")
     purpose = str(job["purpose"])
     keys: list[int | str] = list(job["channels"])
+    # A row still "sending" is from a run that died while its provider was asked (this job
+    # runs once at a time): the provider may have taken it. "unknown", and not tried again.
+    attempts.settle_interrupted(challenge_id=challenge_id)
     entries = _entries(row, recipient)
-    if any(entry.status != FAILED for entry in entries):
+    if any(entry.status in TAKEN for entry in entries):
         # A provider took it, and the worker stopped before it could say so.
         return _finish(challenge_id, SENT)
-    begun: list[int | str] = list(_progress(row).get("begun", []))
     logged = {_entry_key(entry) for entry in entries}
-    for key in begun:
-        if key not in logged:
-            _note(
-                key,
-                recipient=recipient,
-                text=text,
-                purpose=purpose,
-                challenge_id=challenge_id,
-                error_class="interrupted",
-                error_message=INTERRUPTED,
-            )
+    # A begun channel without a row never reached its provider (the row is written first).
+    begun = [key for key in _progress(row).get("begun", []) if key in logged]
     now = s.clock()
     if row.superseded_at is not None or row.consumed_at is not None:
         log.info("sms queue: challenge %s was replaced before it was sent", challenge_id)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from idp import state
 from idp.extensions import db
 from idp.models import Challenge
+from idp.verification import attempts
 from idp.verification.queue import (
     NOT_SENT,
     QUEUED,
@@ -21,7 +22,7 @@ from idp.verification.queue import (
     job_id,
     serializer,
 )
-from idp.verification.queue_job import INTERRUPTED, _entries, _entry_key, _next_key, _note
+from idp.verification.queue_job import _entries, _next_key, _note
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -39,6 +40,10 @@ def reconcile(client: Redis) -> Counter[str]:
     """
     now = state.current().clock()
     done: Counter[str] = Counter()
+    # Inline sends too: a web worker killed mid-send leaves its row "sending".
+    interrupted = attempts.settle_interrupted(now)
+    if interrupted:
+        done["interrupted"] = interrupted
     rows = list(
         db.session.scalars(
             select(Challenge).where(
@@ -97,24 +102,19 @@ def _channels_left(row: Challenge) -> bool:
 
 
 def _lost(row: Challenge, error_class: str, message: str) -> None:
-    """Mark *row* failed; the message log gets a row for what was cut off or never tried."""
-    if row.phone:
-        entries = _entries(row, row.phone)
-        logged = {_entry_key(entry) for entry in entries}
+    """Mark *row* failed; the message log gets a row when no attempt was ever logged."""
+    # Its job is over: an attempt still "sending" was cut off mid-send.
+    attempts.settle_interrupted(challenge_id=row.id)
+    if row.phone and not _entries(row, row.phone):
         progress = _progress(row)
-        begun = list(progress.get("begun", []))
-        notes = [(key, "interrupted", INTERRUPTED) for key in begun if key not in logged]
-        if not entries and not begun:
-            notes.append((_next_key(progress.get("channels", []), begun), error_class, message))
-        for key, kind, text in notes:
-            _note(
-                key,
-                recipient=row.phone,
-                text=None,
-                purpose=row.purpose,
-                challenge_id=row.id,
-                error_class=kind,
-                error_message=text,
-            )
+        _note(
+            _next_key(progress.get("channels", []), []),
+            recipient=row.phone,
+            text=None,
+            purpose=row.purpose,
+            challenge_id=row.id,
+            error_class=error_class,
+            error_message=message,
+        )
     log.warning("sms queue: challenge %s not sent: %s", row.id, error_class)
     _finish(row.id, NOT_SENT)
