@@ -21,12 +21,15 @@ ordinary 404 page, so the endpoint is not advertised.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
+import logging
 import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Blueprint, Response, abort, request
 
@@ -36,6 +39,8 @@ from idp.security.client_ip import client_ip
 
 if TYPE_CHECKING:
     from prometheus_client import Counter, Histogram
+
+log = logging.getLogger(__name__)
 
 #: The environment variable that switches prometheus_client to multiprocess mode.
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -49,9 +54,26 @@ ACCEPTED, FAILED, BUDGET_SPENT = "accepted", "failed", "budget_spent"
 
 
 class _Metrics:
-    """The metric objects, registered in prometheus_client's default registry."""
+    """The metric objects, registered in prometheus_client's default registry.
+
+    All or none: when one cannot be made (its multiprocess file cannot be written), those
+    already registered are unregistered again, so the next try does not find duplicates.
+    """
 
     def __init__(self) -> None:
+        from prometheus_client import REGISTRY
+
+        try:
+            self._make()
+        except Exception:
+            for made in list(vars(self).values()):
+                try:
+                    REGISTRY.unregister(made)
+                except KeyError:
+                    pass
+            raise
+
+    def _make(self) -> None:
         from prometheus_client import Counter, Histogram
 
         self.logins: Counter = Counter(
@@ -129,22 +151,46 @@ def __getattr__(name: str) -> Any:
 
 # -- recording: one line at each call site --------------------------------------------------
 
+_F = TypeVar("_F", bound=Callable[..., None])
+_failed_once = False
 
+
+def _never_fails(record: _F) -> _F:
+    """Counting must never fail what was counted (a sign-in): a failure is logged, once."""
+
+    @functools.wraps(record)
+    def counted(*args: Any, **kwargs: Any) -> None:
+        global _failed_once
+        try:
+            record(*args, **kwargs)
+        except Exception as exc:
+            if not _failed_once:
+                _failed_once = True
+                log.warning("metrics: could not count (%s: %s)", type(exc).__name__, exc)
+
+    return counted  # type: ignore[return-value]
+
+
+
+@_never_fails
 def login_succeeded(method: str) -> None:
     """A login finished; *method* names its authenticators (``password+totp``)."""
     _metrics().logins.labels(method, SUCCESS).inc()
 
 
+@_never_fails
 def login_failed(method: str) -> None:
     """A step of a login was refused (wrong password or code, locked, inactive account)."""
     _metrics().logins.labels(method, FAILURE).inc()
 
 
+@_never_fails
 def login_locked(method: str) -> None:
     """Failures in a row started a wait or a lock that needs an admin."""
     _metrics().logins.labels(method, LOCKED).inc()
 
 
+@_never_fails
 def sms_attempt(
     verifier: str, result: str, provider: str | None = None, seconds: float | None = None
 ) -> None:
@@ -155,19 +201,23 @@ def sms_attempt(
         made.sms_provider_seconds.labels(provider).observe(seconds)
 
 
+@_never_fails
 def sms_failover() -> None:
     _metrics().sms_failovers.inc()
 
 
+@_never_fails
 def limit_tripped(key: str) -> None:
     """A send refused by the window *key*; the label is its kind, never the number or address."""
     _metrics().limits_tripped.labels(key.split(":", 1)[0]).inc()
 
 
+@_never_fails
 def token_issued(grant_type: str) -> None:
     _metrics().tokens_issued.labels(grant_type).inc()
 
 
+@_never_fails
 def code_verified(result: str) -> None:
     _metrics().codes_verified.labels(str(result)).inc()
 

@@ -127,6 +127,9 @@ def gunicorn_settings(
 # -- Prometheus multiprocess mode -----------------------------------------------------------
 
 _created_metrics_dir: Path | None = None
+#: The process that made it: the gunicorn master. A worker is a fork of the master that
+#: unwinds the master's stack when it exits, so it must not remove what the master made.
+_created_by: int | None = None
 
 
 def _alive(pid: int) -> bool:
@@ -148,7 +151,7 @@ def prepare_metrics_dir(
     masters that are no longer running are removed. Call it in the master before anything
     imports prometheus_client: the workers inherit the variable.
     """
-    global _created_metrics_dir
+    global _created_metrics_dir, _created_by
     environ = os.environ if environ is None else environ
     if environ.get(METRICS_DIR_VARIABLE):
         path = Path(environ[METRICS_DIR_VARIABLE])
@@ -163,14 +166,19 @@ def prepare_metrics_dir(
     path = Path(tempfile.mkdtemp(prefix=f"serve-{os.getpid()}-", dir=base))
     environ[METRICS_DIR_VARIABLE] = str(path)
     _created_metrics_dir = path
+    _created_by = os.getpid()
     return path
 
 
 def remove_metrics_dir(environ: MutableMapping[str, str] | None = None) -> None:
-    """Remove the folder :func:`prepare_metrics_dir` made (never one the operator chose)."""
+    """Remove the folder :func:`prepare_metrics_dir` made (never one the operator chose).
+
+    Only in the process that made it: in a worker (a fork of the master, on its way out) this
+    does nothing, as the master and the other workers still use the folder.
+    """
     global _created_metrics_dir
     environ = os.environ if environ is None else environ
-    if _created_metrics_dir is None:
+    if _created_metrics_dir is None or _created_by != os.getpid():
         return
     shutil.rmtree(_created_metrics_dir, ignore_errors=True)
     if environ.get(METRICS_DIR_VARIABLE) == str(_created_metrics_dir):
@@ -208,7 +216,10 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Master, after a worker ended: its live gauges no longer count."""
+    """Master, after a worker ended (recycled, HUP, crash): its live gauges no longer count.
+
+    Its counter and histogram files stay: they hold totals that must not go down.
+    """
     if os.environ.get(METRICS_DIR_VARIABLE):
         from prometheus_client import multiprocess
 
