@@ -1,5 +1,6 @@
 """Pruning what has stopped mattering: dead sessions, finished codes, expired tokens, and
-audit events past their retention period (``audit_retention_days``).
+audit events past their retention period (``audit_retention_days``). It also settles
+message-log rows left "sending" by a dead worker as "unknown".
 
 Run from cron or a systemd timer (`poort prune`); every statement is a bounded DELETE on an
 indexed time column, so it is cheap to run often.
@@ -24,6 +25,7 @@ from idp.models import (
     UserSession,
 )
 from idp.security import audit
+from idp.verification import attempts
 
 #: How long finished rows are kept for investigations before they are deleted.
 KEEP_FINISHED = timedelta(days=7)
@@ -64,6 +66,8 @@ def prune(now: datetime | None = None) -> dict[str, int]:
         result = db.session.execute(statement.execution_options(synchronize_session=False))
         counts[name] = result.rowcount or 0  # type: ignore[attr-defined]
     counts.update(_prune_counters(now))
+    # Not a deletion: texts whose sender died mid-send are written down as "unknown" (kept).
+    counts["sms_interrupted"] = attempts.settle_interrupted(now, commit=False)
     counts["audit_events"] = prune_audit(settings.audit_retention_days, now=now, commit=False)
     db.session.commit()
     return counts

@@ -24,7 +24,7 @@ from idp.admin.pagination import paginate
 from idp.errors import InvalidInput
 from idp.models.sms_log import STATUSES
 from idp.phone import normalise
-from idp.verification import message_log
+from idp.verification import attempts, message_log
 from idp.verification import verifiers as store
 from idp.verification.challenges import Purpose
 from idp.verification.keys import phone_hash
@@ -126,6 +126,8 @@ def sms_log() -> tuple[str, int]:
         ),
         errors=errors,
         statuses=STATUSES,
+        shown_status=attempts.shown_status,
+        now=now,
         purposes=purposes,
         verifiers=verifiers,
         filtered=any(raw.values()),

@@ -11,11 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp.clock import now
 from idp.models.base import Base, UTCDateTime
 
+#: Logged (and committed) before the provider is called; completed when it answers.
+SENDING = "sending"
 ACCEPTED = "accepted"
 FAILED = "failed"
 DELIVERED = "delivered"
 UNDELIVERED = "undelivered"
-STATUSES = (ACCEPTED, FAILED, DELIVERED, UNDELIVERED)
+#: Still "sending" when its worker died: the provider may have taken (and billed) it or not.
+UNKNOWN = "unknown"
+STATUSES = (SENDING, ACCEPTED, FAILED, DELIVERED, UNDELIVERED, UNKNOWN)
 
 
 class SmsLogEntry(Base):

@@ -1,7 +1,12 @@
 """Sending a text through a resolution's channels, failing over, and logging every attempt.
 
-Each attempt is one row in the message log, committed on its own, so nothing is lost if the
-request fails later. Provider calls run outside any database transaction.
+Each attempt is one row in the message log, committed as "sending" before the provider is
+called and completed after it answers (see :mod:`idp.verification.attempts`), so a text the
+provider took is in the log whatever dies in between. Provider calls run outside any database
+transaction.
+
+One attempt, in order: ``admit_channel`` (the verifier's budget), ``attempts.begin`` (the row,
+committed), the provider, ``attempts.complete`` (its answer, committed).
 Temporary and configuration errors move on to the next channel (another provider has its
 own credentials, credit and routes); a recipient error stops, because the number is the
 problem wherever we send it.
@@ -25,8 +30,8 @@ from idp.phone import mask
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsNotSent, SmsRecipientError
 from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider
+from idp.verification import attempts
 from idp.verification.delivery_reports import context_extras
-from idp.verification.keys import phone_hash
 from idp.verification.resolution import Channel, Resolution
 
 log = logging.getLogger(__name__)
@@ -55,32 +60,34 @@ def build_provider(channel: Channel) -> SmsProvider:
     return cls(channel.options, context)
 
 
-def _log(
-    channel: Channel,
-    message: SmsMessage,
-    challenge_id: int | None,
-    reported_segments: int | None = None,
-    **values: object,
-) -> SmsLogEntry:
-    info = segments(message.text)
-    entry = SmsLogEntry(
-        created_at=state.current().clock(),
-        reference=message.reference,
-        verifier_id=channel.verifier_id,
-        verifier_name=channel.name,
-        provider=channel.provider,
-        recipient_masked=mask(message.recipient),
-        recipient_hash=phone_hash(message.recipient),
-        purpose=message.purpose,
-        segments=reported_segments or info.count,
-        encoding=info.encoding,
-        currency=channel.currency,
-        challenge_id=challenge_id,
-        **values,
+def _skipped(channel: Channel, message: SmsMessage, challenge_id: int | None) -> None:
+    """Log an attempt that never reached the provider: its verifier's budget is spent."""
+    attempts.row_for(
+        channel,
+        message,
+        challenge_id,
+        status=FAILED,
+        latency_ms=0,
+        error_class="budget_spent",
+        error_message="The verifier's budget is spent; it was skipped.",
     )
-    db.session.add(entry)
     db.session.commit()
-    return entry
+
+
+def _failed(entry_id: int, seconds: float, exc: Exception) -> None:
+    """Complete a refused or broken attempt: nothing was sent, nothing is spent."""
+    if isinstance(exc, SmsError):
+        details: dict[str, object] = {
+            "raw_code": exc.raw_code,
+            "raw_meaning": (exc.raw_meaning or "")[:200] or None,
+            "error_class": exc.code,
+            "error_message": exc.message[:300],
+        }
+    else:  # a provider bug: the class name only, its message may hold anything
+        details = {"error_class": "provider_bug", "error_message": type(exc).__name__}
+    attempts.complete(
+        entry_id, status=FAILED, latency_ms=int(seconds * 1000), cost=Decimal(0), **details
+    )
 
 
 def send(
@@ -116,68 +123,35 @@ def send(
         wait = admit_channel(channel.name, channel.verifier_id)
         if wait:
             # Skipped, not silently: the log shows why this verifier did not send.
-            _log(
-                channel,
-                message,
-                challenge_id,
-                status=FAILED,
-                latency_ms=0,
-                error_class="budget_spent",
-                error_message="The verifier's budget is spent; it was skipped.",
-            )
+            _skipped(channel, message, challenge_id)
             metrics.sms_attempt(channel.name, metrics.BUDGET_SPENT)
             budget_waits.append(wait)
             continue
+        # In the log, committed, before the provider is asked: no paid text goes unlogged.
+        entry_id = attempts.begin(channel, message, challenge_id)
         started = time.perf_counter()
         try:
             receipt = build_provider(channel).send(message)
-        except SmsError as exc:
+        except Exception as exc:  # a provider bug must not lose the attempt or the user's code
             seconds = time.perf_counter() - started
-            latency = int(seconds * 1000)
-            _log(
-                channel,
-                message,
-                challenge_id,
-                status=FAILED,
-                latency_ms=latency,
-                raw_code=exc.raw_code,
-                raw_meaning=(exc.raw_meaning or "")[:200] or None,
-                error_class=exc.code,
-                error_message=exc.message[:300],
-            )
+            _failed(entry_id, seconds, exc)
             metrics.sms_attempt(channel.name, metrics.FAILED, channel.provider, seconds)
-            log.warning("sms to %s via %s failed: %s", mask(recipient), channel.name, exc.code)
+            if isinstance(exc, SmsError):
+                log.warning("sms to %s via %s failed: %s", mask(recipient), channel.name, exc.code)
+            else:
+                log.exception("sms provider %s raised unexpectedly", channel.provider)
             last_error = exc
             if isinstance(exc, SmsRecipientError):
                 raise
             continue
-        except Exception as exc:  # a provider bug must not lose the attempt or the user's code
-            seconds = time.perf_counter() - started
-            latency = int(seconds * 1000)
-            _log(
-                channel,
-                message,
-                challenge_id,
-                status=FAILED,
-                latency_ms=latency,
-                error_class="provider_bug",
-                error_message=type(exc).__name__,
-            )
-            metrics.sms_attempt(channel.name, metrics.FAILED, channel.provider, seconds)
-            log.exception("sms provider %s raised unexpectedly", channel.provider)
-            last_error = exc
-            continue
         seconds = time.perf_counter() - started
-        latency = int(seconds * 1000)
         count = receipt.segments or segments(text).count
         cost = receipt.cost if receipt.cost is not None else channel.price_per_segment * count
-        entry = _log(
-            channel,
-            message,
-            challenge_id,
-            count,
+        attempts.complete(
+            entry_id,
             status=ACCEPTED,
-            latency_ms=latency,
+            segments=count,
+            latency_ms=int(seconds * 1000),
             raw_code=receipt.raw_code,
             raw_meaning=receipt.raw_meaning,
             provider_message_id=receipt.provider_message_id,
@@ -185,7 +159,7 @@ def send(
         )
         metrics.sms_attempt(channel.name, metrics.ACCEPTED, channel.provider, seconds)
         log.info("sms to %s accepted by %s", mask(recipient), channel.name)
-        return Delivered(entry, attempt)
+        return Delivered(db.session.get_one(SmsLogEntry, entry_id), attempt)
     if len(budget_waits) == len(resolution.channels):
         raise SendingPaused(min(budget_waits))
     raise SmsNotSent(

@@ -5,6 +5,10 @@ Days are UTC days. Totals are computed by the database (GROUP BY); the day of a 
 SQLite would turn the text "2026-01-05 09:00:00" into the number 2026). Health figures
 (success rate, median and p95 latency) are computed in Python from the rows of the last hour.
 
+A row still "sending" after :data:`idp.verification.attempts.UNKNOWN_AFTER` reads "unknown"
+everywhere here (filters, pages, export) before the reconciler writes it down; both count as
+sent in the totals, at their estimated cost, because the provider may have billed them.
+
 Nothing here reads or returns a message text or a number in clear: the log holds neither.
 """
 
@@ -23,9 +27,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from idp import state
 from idp.extensions import db
 from idp.models import SmsLogEntry
-from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, UNDELIVERED
+from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, SENDING, UNDELIVERED, UNKNOWN
+from idp.verification import attempts
 from idp.verification.keys import phone_hash
 
 #: Statuses that count as success in the health figures.
@@ -67,6 +73,8 @@ class LogFilter:
     recipient: str | None = None
     #: The keyed hash itself (what links carry, so a number never lands in a URL twice).
     recipient_hash: str | None = None
+    #: When "sending" turns "unknown" is judged at this moment (None: the app's clock, now).
+    now: datetime | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -76,7 +84,12 @@ class LogFilter:
             where.append(SmsLogEntry.created_at < day_start(self.until + timedelta(days=1)))
         if self.verifier:
             where.append(SmsLogEntry.verifier_name == self.verifier)
-        if self.status:
+        if self.status in (SENDING, UNKNOWN):
+            now = self.now or state.current().clock()
+            where.append(
+                attempts.unknown_now(now) if self.status == UNKNOWN else attempts.sending_now(now)
+            )
+        elif self.status:
             where.append(SmsLogEntry.status == self.status)
         if self.purpose:
             where.append(SmsLogEntry.purpose == self.purpose)
@@ -201,7 +214,9 @@ def percentile(values: list[int], share: float) -> float | None:
 def health(now: datetime, window: timedelta = timedelta(hours=1)) -> dict[str, Health]:
     """Per verifier name, the attempts logged in the *window* before *now*."""
     stmt = select(SmsLogEntry.verifier_name, SmsLogEntry.status, SmsLogEntry.latency_ms).where(
-        SmsLogEntry.created_at > now - window, SmsLogEntry.created_at <= now
+        SmsLogEntry.created_at > now - window,
+        SmsLogEntry.created_at <= now,
+        ~attempts.sending_now(now),  # in flight: no outcome to judge yet
     )
     seen: dict[str, tuple[list[str], list[int]]] = {}
     for name, status, latency in db.session.execute(stmt):
@@ -334,10 +349,13 @@ def export_rows(log_filter: LogFilter, batch: int = 500) -> Iterator[list[str]]:
     that is returned before the batch is yielded. So the iterator needs no app or request
     context, and a client that stops reading leaves no connection or transaction open.
     """
-    return _rows(db.engine, log_filter.conditions(), batch)
+    now = log_filter.now or state.current().clock()
+    return _rows(db.engine, log_filter.conditions(), batch, now)
 
 
-def _rows(engine: Engine, where: list[ColumnElement[bool]], batch: int) -> Iterator[list[str]]:
+def _rows(
+    engine: Engine, where: list[ColumnElement[bool]], batch: int, now: datetime
+) -> Iterator[list[str]]:
     yield list(EXPORT_COLUMNS)
     table = SmsLogEntry.__table__
     created, row_id = table.c.created_at, table.c.id
@@ -355,7 +373,7 @@ def _rows(engine: Engine, where: list[ColumnElement[bool]], batch: int) -> Itera
                 entry.provider,
                 entry.recipient_masked,  # our own format ("+31*******78"), left as is
                 entry.purpose,
-                entry.status,
+                attempts.shown_status(entry.status, entry.created_at, now),
                 _cell(entry.raw_code),
                 _cell(entry.raw_meaning),
                 _cell(entry.provider_message_id),

@@ -33,8 +33,10 @@ from idp.security.client_ip import client_ip
 from idp.sms.errors import COULD_NOT_SEND, SmsError, SmsNotSent, SmsRecipientError
 from idp.verification import challenges, delivery
 from idp.verification import queue as send_queue
+from idp.verification.after_answer import after_answer as run_after_answer
 from idp.verification.challenges import CheckResult, Outcome, Purpose
 from idp.verification.messages import code_text, request_language
+from idp.verification.resolution import Resolution
 from idp_sms.method import SmsMethod
 
 log = logging.getLogger(__name__)
@@ -97,11 +99,14 @@ def send_code(
     user_id: int | None = None,
     withheld: bool = False,
     context: dict[str, Any] | None = None,
+    after_answer: bool = False,
 ) -> Pending:
     """Issue a code for *purpose*, commit it, text it (unless *withheld*), remember it.
 
     A withheld code is issued and counted like any other (same cooldown, attempts, expiry),
-    but never sent: nobody can know it.
+    but never sent: nobody can know it. With *after_answer* (the sign-in, where a number may
+    be withheld) the text goes out after the response, so known and unknown numbers answer
+    alike; a failure then shows on the code page (:func:`undelivered`).
 
     :raises RateLimited: a send limit is reached, or the previous code is too recent.
     :raises DestinationRefused: codes do not go to this number (country, type, prefix).
@@ -179,6 +184,23 @@ def send_code(
             "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
         )
         db.session.commit()
+    elif after_answer:
+        # Checked now, as for a withheld code: a spent budget answers the same for every number.
+        wait = sending.channels_spent_wait(resolution.channels)
+        if wait:
+            challenges.mark_delivery(challenge_id, "failed")
+            db.session.commit()
+            raise SendingPaused(wait)
+        text = code_text(purpose, issued.code, language=request_language())
+        code = issued.code
+        run_after_answer(
+            lambda: _send_later(resolution, phone, text, str(purpose), code, challenge_id)
+        )
+        # Recorded now, as for a withheld code: the audit log must not tell the two apart.
+        audit.record(
+            "code.sent", _audit_target(user_id), after={"phone": mask(phone), "purpose": purpose}
+        )
+        db.session.commit()
     else:
         try:
             delivery.send(
@@ -200,6 +222,27 @@ def send_code(
         db.session.commit()
     session[_key(kind)] = asdict(pending)
     return pending
+
+
+def _send_later(
+    resolution: Resolution, phone: str, text: str, purpose: str, code: str, challenge_id: int
+) -> None:
+    """Send a code after the answer (see :mod:`idp.verification.after_answer`)."""
+    try:
+        delivery.send(
+            resolution,
+            recipient=phone,
+            text=text,
+            purpose=purpose,
+            code=code,
+            challenge_id=challenge_id,
+        )
+    except (SmsError, SendingPaused) as exc:  # every attempt is in the message log
+        log.warning("sms %s code for %s not sent: %s", purpose, mask(phone), exc.code)
+        challenges.mark_delivery(challenge_id, "failed")
+    else:
+        challenges.mark_delivery(challenge_id, "sent")
+    db.session.commit()
 
 
 def _audit_target(user_id: int | None) -> str | None:
@@ -285,13 +328,19 @@ def wait_seconds(pending: Pending) -> int:
     return max(0, math.ceil((ready - state.current().clock()).total_seconds()))
 
 
-def undelivered(pending: Pending) -> bool:
-    """Whether the queued message of *pending* could not be sent anywhere.
+#: Kinds of code whose text goes out after the answer (see :func:`send_code`).
+AFTER_ANSWER_KINDS = frozenset({"login"})
 
-    Inline sending answers a failure at once, so this is asked only with sms_queue = "redis",
-    and then for every number alike (a withheld code is never "failed").
+
+def undelivered(pending: Pending) -> bool:
+    """Whether the message of *pending*, sent after the answer or queued, could not be sent.
+
+    Other inline sending answers a failure at once, so this is asked only for codes sent
+    after the answer or with sms_queue = "redis", and then for every number alike (a withheld
+    code is never "failed").
     """
-    if state.current().settings.sms_queue != "redis":
+    queued = state.current().settings.sms_queue == "redis"
+    if not queued and pending.kind not in AFTER_ANSWER_KINDS:
         return False
     delivery_state = db.session.scalar(
         select(Challenge.delivery).where(Challenge.public_id == pending.challenge)

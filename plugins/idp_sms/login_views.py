@@ -118,7 +118,14 @@ def login_start(name: str) -> Response:
     else:  # unknown (sign-up off) or switched off: look the same as a known number
         purpose, withheld = Purpose.LOGIN, True
     try:
-        send_code(method, kind=KIND, purpose=purpose, phone=phone, withheld=withheld)
+        send_code(
+            method,
+            kind=KIND,
+            purpose=purpose,
+            phone=phone,
+            withheld=withheld,
+            after_answer=True,
+        )
     except RateLimited as exc:
         current = load(KIND, name)
         if current is not None and current.phone == phone:
@@ -201,6 +208,7 @@ def login_resend(name: str) -> Response:
             purpose=Purpose(pending.purpose),
             phone=pending.phone,
             withheld=pending.withheld,
+            after_answer=True,
         )
     except RateLimited as exc:
         return _page(pending, error=exc.user_message(), status=429, retry_after=exc.retry_after)

@@ -102,11 +102,15 @@ def ask(
     """Ask for a code on the login page, by default from a new browser at *ip*."""
     client = client or browser(app, ip)
     data = {"csrf_token": form_token(client), "phone": phone, **(extra or {})}
-    return client.post(f"/m/sms/{name}/login", data=data)
+    response = client.post(f"/m/sms/{name}/login", data=data)
+    response.close()  # the code's text goes out once the answer is sent (closed)
+    return response
 
 
 def resend(client: FlaskClient, name: str = "sms") -> Any:
-    return client.post(f"/m/sms/{name}/login/resend", data={"csrf_token": form_token(client)})
+    response = client.post(f"/m/sms/{name}/login/resend", data={"csrf_token": form_token(client)})
+    response.close()  # the code's text goes out once the answer is sent (closed)
+    return response
 
 
 def enter(client: FlaskClient, code: str, name: str = "sms") -> Any:

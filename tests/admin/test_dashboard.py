@@ -58,6 +58,7 @@ def ask_code(app: Flask, phone: str, ip: str) -> Any:
     response = client.post(
         "/m/sms/sms/login", data={"csrf_token": csrf_token(client, "/login"), "phone": phone}
     )
+    response.close()  # the text goes out once the answer is sent
     assert response.status_code == 303, body(response)
     return client
 

@@ -1,7 +1,8 @@
 """Fake SMS providers for tests: their options say how they behave.
 
 ``FakeProvider`` ("fake") does what its ``outcome`` option says: accept, or raise a temporary,
-configuration or recipient error, or crash like a buggy plugin. Every message it is given is
+configuration or recipient error, crash like a buggy plugin, or end the worker mid-send
+(``abort``: SystemExit, as gunicorn's worker timeout raises). Every message it is given is
 appended to ``SENT`` (cleared before each test by the fixtures that use it), so tests see what
 reached "the network", code included.
 """
@@ -37,7 +38,7 @@ class Sent:
 
 SENT: list[Sent] = []
 
-OUTCOMES = ("ok", "temporary", "configuration", "recipient", "bug")
+OUTCOMES = ("ok", "temporary", "configuration", "recipient", "bug", "abort")
 
 
 class FakeOptions(OptionsForm):
@@ -71,6 +72,8 @@ class FakeProvider(SmsProvider):
             )
         if outcome == "bug":
             raise ZeroDivisionError("division by zero in a badly written plugin")
+        if outcome == "abort":  # gunicorn's timeout (SIGABRT) or a shutdown ends the worker so
+            raise SystemExit(1)
         return SmsReceipt(
             provider_message_id=self.options.get("message_id") or f"fake-{len(SENT)}",
             raw_code="1",

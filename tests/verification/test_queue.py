@@ -32,7 +32,7 @@ from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, User
 from idp.plugins import Registry, from_classes
 from idp.sms import SmsMessage, SmsReceipt
-from idp.verification import queue
+from idp.verification import delivery, queue
 from idp.verification.resolution import resolve
 from idp.worker import run_worker
 from idp_password import PasswordMethod
@@ -436,8 +436,9 @@ def test_a_worker_killed_mid_send_is_retried_on_the_next_channel(
 
     row = the_challenge(app)
     assert row.delivery == "queued"
-    assert attempts(app) == []  # the attempt never came back to be logged ...
-    assert len(row.context["queue"]["begun"]) == 1  # ... but it is known to have begun
+    # Logged before the provider was asked: the text it may have sent (and billed) is there.
+    assert attempts(app) == [("first", "sending", None)]
+    assert len(row.context["queue"]["begun"]) == 1
     job = job_of(app, redis_client, row)
     assert job.get_status() == JobStatus.STARTED
 
@@ -450,7 +451,7 @@ def test_a_worker_killed_mid_send_is_retried_on_the_next_channel(
 
     assert [s.provider for s in SENT] == ["fake-two"]  # "first" was not tried again
     assert attempts(app) == [
-        ("first", "failed", "interrupted"),
+        ("first", "unknown", "interrupted"),  # it may have been sent: counted, not retried
         ("second", "accepted", None),
     ]
     assert the_challenge(app).delivery == "sent"
@@ -570,3 +571,27 @@ def test_poort_worker_stops_gracefully_on_sigterm(
         with contextlib.suppress(ProcessLookupError):  # a scheduler left behind by a failure
             os.killpg(worker.pid, signal.SIGKILL)
     assert worker.returncode == 0, output.decode()
+
+
+def test_the_reconciler_marks_abandoned_sends_unknown(
+    app: Flask,
+    redis_client: Any,
+    clock: FakeClock,
+    chain: Any,
+) -> None:
+    """A web worker killed mid-send (inline sending) leaves its row "sending"; the worker's
+    reconciler writes it down as "unknown", counted as spent, once it is past the bound."""
+    from idp.verification import attempts as log_attempts
+
+    chain(first="abort")
+    with app.app_context(), pytest.raises(SystemExit):
+        delivery.send(resolve("first"), recipient=KNOWN, text="Hello", purpose="login")
+    clock.advance(seconds=60)
+
+    with app.app_context():
+        assert queue.reconcile(redis_client) == {}  # its provider may still answer
+    clock.advance(seconds=log_attempts.UNKNOWN_AFTER.total_seconds())
+    with app.app_context():
+        assert queue.reconcile(redis_client) == {"interrupted": 1}
+
+    assert attempts(app) == [("first", "unknown", "interrupted")]
