@@ -109,7 +109,15 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            # SQLite has one writer: wait for it (up to 30 s) rather than answer "locked".
+            **(
+                {"connect_args": {"timeout": 30}}
+                if settings.database_url.startswith("sqlite")
+                else {}
+            ),
+        },
         PREFERRED_URL_SCHEME="http" if settings.dev else "https",
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
         MAX_CONTENT_LENGTH=1024 * 1024,

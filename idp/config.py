@@ -188,6 +188,13 @@ OPTIONS: dict[str, Option] = {
     "audit_retention_days": Option(
         int, 400, "Audit events older than this many days are deleted by `poort prune`.", _positive
     ),
+    "prefix_lift_grace_hours": Option(
+        int,
+        24,
+        "After an admin lifts a prefix block, only codes sent after the lift can block the "
+        "prefix again, for this many hours.",
+        _positive,
+    ),
     "human_check": Option(
         str,
         "pow",
@@ -234,6 +241,7 @@ class Settings:
     max_in_flight: int
     hsts_seconds: int
     audit_retention_days: int
+    prefix_lift_grace_hours: int
     human_check: str
     metrics_token: str | None
     metrics_networks: tuple[str, ...]

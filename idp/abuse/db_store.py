@@ -4,6 +4,10 @@ On PostgreSQL a transaction-scoped advisory lock per key (taken in key order, so
 requests never wait on each other in a circle) makes check-then-count atomic across workers.
 SQLite has one writer at a time: the first statement is a write, which takes the database's
 write lock before anything is counted.
+
+Every check is a fixed number of statements whatever the traffic: the windows are counted in
+SQL over the (key, at) index, in one round trip, and each take prunes a few expired events, so
+the table holds about a day of events.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,61 +24,84 @@ from idp.abuse.store import Failures, Refusal, Window, lock_id, retry_after_seco
 from idp.extensions import db
 from idp.models import FailureCounter, LimitEvent
 
+#: No window is longer than a day (limits, budgets, trip markers); older events count nowhere.
+LONGEST = timedelta(days=1)
+#: Oldest events looked at for pruning on each take: at least two per event added.
+PRUNE_BATCH = 32
+
 
 class DatabaseStore:
     """The counter store used when no Redis is configured. Every call commits."""
 
     def _lock(self, keys: Sequence[str]) -> None:
         if db.engine.dialect.name == "postgresql":
-            for key in sorted(set(keys)):
-                db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id(key)})
+            ids = [lock_id(key) for key in sorted(set(keys))]
+            # One round trip; the target list is evaluated left to right, in key order.
+            calls = ", ".join(f"pg_advisory_xact_lock(:k{n})" for n in range(len(ids)))
+            db.session.execute(
+                text(f"SELECT {calls}"),  # noqa: S608 - only numbered parameters
+                {f"k{n}": lock for n, lock in enumerate(ids)},
+            )
 
     def take(self, windows: Sequence[Window], now: datetime) -> Refusal | None:
         if not windows:
             return None
         try:
             self._lock([w.key for w in windows])
-            for window in windows:
-                # Also takes SQLite's write lock, before anything is counted.
-                db.session.execute(
-                    delete(LimitEvent)
-                    .where(
-                        LimitEvent.key == window.key,
-                        LimitEvent.at <= now - timedelta(seconds=window.seconds),
+            # A write first: it takes SQLite's write lock before anything is counted.
+            self._prune(now)
+            counts = db.session.execute(
+                select(*(self._count_query(w, now).scalar_subquery() for w in windows))
+            ).one()
+            for window, used in zip(windows, counts, strict=True):
+                if used >= window.limit:
+                    # The event whose expiry makes room: only read on a refusal.
+                    blocking = db.session.scalar(
+                        select(LimitEvent.at)
+                        .where(*self._in_window(window, now))
+                        .order_by(LimitEvent.at)
+                        .offset(used - window.limit)
+                        .limit(1)
                     )
-                    .execution_options(synchronize_session=False)
-                )
-            for window in windows:
-                since = now - timedelta(seconds=window.seconds)
-                times = db.session.scalars(
-                    select(LimitEvent.at)
-                    .where(LimitEvent.key == window.key, LimitEvent.at > since)
-                    .order_by(LimitEvent.at)
-                ).all()
-                if len(times) >= window.limit:
-                    blocking = times[len(times) - window.limit]
                     db.session.rollback()
+                    assert blocking is not None
                     return Refusal(
                         window,
                         retry_after_seconds(blocking.timestamp(), window, now.timestamp()),
                     )
-            db.session.add_all(LimitEvent(key=w.key, at=now) for w in windows)
+            db.session.execute(sa_insert(LimitEvent), [{"key": w.key, "at": now} for w in windows])
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
         return None
 
-    def count(self, window: Window, now: datetime) -> int:
-        since = now - timedelta(seconds=window.seconds)
-        return (
-            db.session.scalar(
-                select(func.count())
-                .select_from(LimitEvent)
-                .where(LimitEvent.key == window.key, LimitEvent.at > since)
-            )
-            or 0
+    @staticmethod
+    def _in_window(window: Window, now: datetime) -> list:
+        return [
+            LimitEvent.key == window.key,
+            LimitEvent.at > now - timedelta(seconds=window.seconds),
+        ]
+
+    def _count_query(self, window: Window, now: datetime) -> Select:
+        return select(func.count()).select_from(LimitEvent).where(*self._in_window(window, now))
+
+    @staticmethod
+    def _prune(now: datetime) -> None:
+        """Delete the expired ones among the oldest few events: constant work per call.
+
+        Ids grow with time, so the oldest ids are the oldest events; pruning a few on every
+        take keeps the table to about a day of events without a full scan.
+        """
+        oldest = select(LimitEvent.id).order_by(LimitEvent.id).limit(PRUNE_BATCH)
+        db.session.execute(
+            delete(LimitEvent)
+            .where(LimitEvent.id.in_(oldest.scalar_subquery()), LimitEvent.at <= now - LONGEST)
+            .execution_options(synchronize_session=False)
         )
+
+    def count(self, window: Window, now: datetime) -> int:
+        return db.session.scalar(self._count_query(window, now)) or 0
 
     def forget(self, key: str) -> None:
         db.session.execute(

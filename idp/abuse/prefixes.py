@@ -3,7 +3,8 @@
 Pumping sends codes that nobody types in. A prefix (the number without its last four
 digits) that received more than ``prefix_min_sends`` codes in the last hour, of which fewer
 than ``prefix_min_verified_percent`` were verified, is blocked for ``prefix_block_hours``;
-an admin can lift the block in the panel.
+an admin can lift the block in the panel. For ``prefix_lift_grace_hours`` after a lift only
+codes sent after it count, so the same old codes cannot block the prefix again at once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, text, update
 
 from idp import state
 from idp.abuse import limits
+from idp.abuse.store import lock_id
 from idp.extensions import db
 from idp.models import BlockedPrefix, Challenge
 from idp.security import audit
@@ -63,11 +65,38 @@ def active_block(prefix: str, now: datetime) -> BlockedPrefix | None:
     )
 
 
+def _since(prefix: str, now: datetime) -> ColumnElement[bool]:
+    """Codes counted for *prefix*: the last hour's, and after a recent lift only newer ones."""
+    grace = timedelta(hours=state.current().settings.prefix_lift_grace_hours)
+    lifted = (
+        select(func.max(BlockedPrefix.lifted_at))
+        .where(BlockedPrefix.prefix == prefix, BlockedPrefix.lifted_at > now - grace)
+        .scalar_subquery()
+    )
+    return Challenge.created_at > func.coalesce(lifted, now - timedelta(hours=1))
+
+
+def _serialise(prefix: str) -> None:
+    """Make this transaction the only one deciding about *prefix* until it commits."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id(f"prefix:{prefix}")}
+        )
+    else:  # a write, even of nothing, takes SQLite's single write lock
+        db.session.execute(
+            update(BlockedPrefix)
+            .where(BlockedPrefix.id == -1)
+            .values(prefix=BlockedPrefix.prefix)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def judge(e164: str, region: str | None) -> bool:
     """True when codes may go to *e164*'s prefix; blocks the prefix when its rate is too low.
 
     A new block is committed with its audit event at once: it must hold for every worker
-    even if this request fails later.
+    even if this request fails later. Requests racing to block one prefix are serialised, so
+    it gets one block row and one audit event.
     """
     now = state.current().clock()
     prefix = prefix_of(e164)
@@ -84,7 +113,7 @@ def judge(e164: str, region: str | None) -> bool:
     )
     sent, verified, is_blocked = db.session.execute(
         select(func.count(), _verified(), blocked).where(
-            Challenge.prefix == prefix, *_counted(now - timedelta(hours=1))
+            Challenge.prefix == prefix, _since(prefix, now), *_counted(now - timedelta(hours=1))
         )
     ).one()
     if is_blocked:
@@ -95,6 +124,10 @@ def judge(e164: str, region: str | None) -> bool:
         return True
     if verified * 100 >= sent * values["prefix_min_verified_percent"]:
         return True
+    _serialise(prefix)
+    if active_block(prefix, now) is not None:  # another request blocked it meanwhile
+        db.session.commit()
+        return False
     until = now + timedelta(hours=values["prefix_block_hours"])
     db.session.add(
         BlockedPrefix(
