@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from idp.errors import IdpError
@@ -73,12 +73,6 @@ def _percent_encoded_query(wsgi_app: Any) -> Any:
 
 def register(app: Flask) -> None:
     app.wsgi_app = _percent_encoded_query(app.wsgi_app)  # type: ignore[method-assign]
-
-    @app.before_request
-    def nothing_is_named_with_nul() -> None:
-        # A path segment with %00 names nothing, and PostgreSQL refuses NUL in a parameter.
-        if any("\x00" in str(value) for value in (request.view_args or {}).values()):
-            raise NotFound()
 
     @app.errorhandler(IdpError)
     def idp_error(exc: IdpError) -> Response:
