@@ -95,6 +95,10 @@ def contract_problem(cls: object, group: str, plugin_id: str) -> str | None:
     name = getattr(cls, "name", None)
     if name != plugin_id:
         return f"{cls.__name__}.name is {name!r}, but the entry point is named {plugin_id!r}"
+    if group == AUTH_METHODS:
+        endpoints = getattr(cls, "sign_in_endpoints", frozenset())
+        if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
+            return f"{cls.__name__}.sign_in_endpoints must be a set of endpoint names"
     version = getattr(cls, "api_version", None)
     if version not in SUPPORTED_API_VERSIONS:
         supported = ", ".join(map(str, sorted(SUPPORTED_API_VERSIONS)))

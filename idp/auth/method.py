@@ -103,6 +103,11 @@ class AuthMethod(abc.ABC):
     options_form: ClassVar[type[OptionsForm]] = OptionsForm
     #: The method's own routes and templates (``templates/<name>/``), mounted at /m/<name>.
     blueprint: ClassVar[Blueprint | None] = None
+    #: Views of ``blueprint`` (endpoint names, e.g. ``"login_code"``) that continue a sign-in
+    #: already under way, such as the form where a texted code is typed. An overloaded worker
+    #: still serves them to a browser that holds a session (``idp.shedding``), so a person
+    #: halfway through a login is never stopped; everything else of the method may be shed.
+    sign_in_endpoints: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, authenticator: Authenticator, options: Mapping[str, Any]) -> None:
         """Bind an authenticator and its options (secrets already decrypted); no I/O here."""

@@ -148,6 +148,8 @@ class TotpMethod(AuthMethod):
     amr = ("otp",)
     options_form = TotpOptions
     blueprint = Blueprint("idp_totp", __name__, template_folder="templates")
+    #: The second step's code form: never shed while a login waits for it.
+    sign_in_endpoints = frozenset({"verify"})
 
     @property
     def digits(self) -> int:
