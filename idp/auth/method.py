@@ -155,6 +155,28 @@ class AuthMethod(abc.ABC):
         """Where *user* can set this method up, or None when there is nothing to set up."""
         return None
 
+    def can_confirm(self, user: User) -> bool:
+        """Whether *user* can give a fresh proof with this method on the "confirm it's you"
+        page (``account.confirm``, see ``idp.auth.reauth``) without leaving it: they have a
+        password, an app set up... False (the default) leaves the method off that page."""
+        return False
+
+    def render_confirm(self, user: User, next_url: str, error: str | None = None) -> Markup:
+        """This method's form on the "confirm it's you" page. It posts to ``account.confirm``
+        with ``csrf_token``, ``next`` (*next_url*) and ``with`` (the authenticator's name),
+        plus the method's own fields; *error* is the message of a failed attempt."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(gettext("%(method)s cannot confirm it's you.", method=self.title))
+
+    def confirm(self, user: User, form: Mapping[str, str]) -> AuthResult:
+        """Judge a fresh proof by signed-in *user* from this method's confirm form: a success
+        is recorded as a proof under the method's ``name``; a wrong answer is a failure with a
+        message (the core counts and audits it)."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(gettext("%(method)s cannot confirm it's you.", method=self.title))
+
     def render_account(self, user: User) -> Markup | None:
         """This method's section of *user*'s account page (set up, remove...), or None for none.
 
