@@ -116,6 +116,9 @@ def find_nul() -> NulInInput | None:
         return NulInInput(gettext("the Authorization header"), credentials=True)
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
+    # Keep the raw body (at most MAX_CONTENT_LENGTH) for views that read it after the form,
+    # such as a signed delivery report: the form is then parsed from this copy.
+    request.get_data(cache=True, parse_form_data=False)
     for name, value in request.form.items(multi=True):
         if NUL in name or NUL in value:
             return NulInInput(_where(gettext("the form"), name), credentials=name in CLIENT_FIELDS)

@@ -132,3 +132,20 @@ def test_a_nul_never_reaches_the_database(app: Flask):
 
         assert user is not None and user.nickname == "N\ufffdul"
         assert event is not None and event.target == "t\ufffd"
+
+
+def test_the_guard_leaves_the_raw_body_for_views_that_read_it(app: Flask):
+    # A signed delivery report reads the body as sent after the guard has read the form.
+    from flask import request
+
+    from idp.extensions import csrf
+
+    @csrf.exempt
+    def echo() -> dict[str, Any]:
+        return {"raw": request.get_data(cache=True).decode(), "form": dict(request.form)}
+
+    app.add_url_rule("/echo-body", "echo_body", echo, methods=["POST"])
+
+    answer = app.test_client().post("/echo-body", data={"a": "1", "b": "2"}).get_json()
+
+    assert answer == {"raw": "a=1&b=2", "form": {"a": "1", "b": "2"}}
