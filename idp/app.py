@@ -24,7 +24,7 @@ from idp.errors import ConfigError
 from idp.extensions import csrf, db, login_manager, migrate
 from idp.plugins import Registry, discover
 from idp.resources import resource_dir
-from idp.security import headers, origin
+from idp.security import headers, nul_guard, origin
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox, new_key, read_keys
 from idp.state import IdpState
@@ -81,6 +81,7 @@ def create_app(
     from idp import database_outage
 
     database_outage.install(app)  # one log line per outage change; recovery from new connections
+    nul_guard.init_app(app)  # NUL in a request: 400; in a statement parameter: U+FFFD
     migrate.init_app(
         app, db, directory=str(resource_dir("migrations")), render_as_batch=True, compare_type=True
     )

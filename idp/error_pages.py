@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
 from idp import database_outage
@@ -122,12 +122,6 @@ def _percent_encoded_query(wsgi_app: Any) -> Any:
 
 def register(app: Flask) -> None:
     app.wsgi_app = _percent_encoded_query(app.wsgi_app)  # type: ignore[method-assign]
-
-    @app.before_request
-    def nothing_is_named_with_nul() -> None:
-        # A path segment with %00 names nothing, and PostgreSQL refuses NUL in a parameter.
-        if any("\x00" in str(value) for value in (request.view_args or {}).values()):
-            raise NotFound()
 
     @app.errorhandler(DBAPIError)
     @app.errorhandler(PoolTimeout)

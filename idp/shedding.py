@@ -16,11 +16,11 @@ Never shed, whatever the load (each test is a string comparison on the request l
 - the probes and the scrape: ``/healthz``, ``/readyz``, ``/metrics``;
 - ``/oauth/token``: the application exchanging the code of a login that has just finished;
 - a request that continues a login already started, which is one that carries Poort's
-  session cookie and goes to a step only a started login reaches: a path ending in
-  ``/code`` (the page and the form where a texted code is typed) or ``/verify`` (an
-  authenticator-app code), the second-factor, enrolment and recovery-code steps of
-  ``/login/...``, consent, and the return to the waiting authorization
-  (``/oauth/authorize/resume``).
+  session cookie and goes to a step only a started login reaches: the second-factor,
+  enrolment and recovery-code steps of ``/login/...``, consent, the return to the waiting
+  authorization (``/oauth/authorize/resume``), and the routes each auth method declares in
+  ``AuthMethod.sign_in_endpoints`` (the SMS plugin's code pages, the authenticator app's
+  code form), learnt from the plugin registry when the app is built.
 
 Everything else may be shed: a new login page, a phone number that would start a send,
 discovery, userinfo, the admin panel. A person who was shed sees "try again in a moment";
@@ -42,6 +42,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+
 log = logging.getLogger(__name__)
 
 #: Below this many threads per worker the derived limit is off.
@@ -61,8 +64,6 @@ CONTINUING = frozenset(
         "/oauth/authorize/resume",
     }
 )
-#: Path endings of the code steps of every auth method (``/m/<plugin>/<name>/.../code``).
-CONTINUING_SUFFIXES = ("/code", "/verify")
 #: Session cookie names (``__Host-`` outside dev mode), as they appear in a Cookie header.
 SESSION_COOKIES = ("__Host-poort_session=", "poort_session=")
 
@@ -95,15 +96,47 @@ def configured_limit(max_in_flight: int) -> int | None:
     return derived_limit(_serving_threads)
 
 
-def continues_a_login(environ: dict[str, Any]) -> bool:
-    """Whether the request is one that must not be shed (see the module's docstring)."""
-    path = environ.get("PATH_INFO") or "/"
-    if path in ALWAYS:
+class Exemptions:
+    """Which requests are never shed: the core's paths above, and the plugin routes (URL
+    rules such as ``/m/sms/<name>/login/code``) that continue a sign-in."""
+
+    def __init__(self, plugin_rules: Iterable[str] = ()) -> None:
+        self.plugin_rules = tuple(plugin_rules)
+        self._adapter = Map([Rule(rule, endpoint=rule) for rule in self.plugin_rules]).bind("")
+
+    def __call__(self, environ: dict[str, Any]) -> bool:
+        path = environ.get("PATH_INFO") or "/"
+        if path in ALWAYS:
+            return True
+        cookies = environ.get("HTTP_COOKIE") or ""
+        if not any(name in cookies for name in SESSION_COOKIES):
+            return False
+        return path in CONTINUING or self._in_plugin(path)
+
+    def _in_plugin(self, path: str) -> bool:
+        if not self.plugin_rules:
+            return False
+        try:
+            self._adapter.match(path)
+        except HTTPException:  # no such rule (or a redirect to one): an ordinary request
+            return False
         return True
-    if not path.endswith(CONTINUING_SUFFIXES) and path not in CONTINUING:
-        return False
-    cookies = environ.get("HTTP_COOKIE") or ""
-    return any(name in cookies for name in SESSION_COOKIES)
+
+
+#: The core's exemptions alone (no plugin routes).
+continues_a_login = Exemptions()
+
+
+def plugin_rules(app: Any) -> list[str]:
+    """The URL rules of every auth method's ``sign_in_endpoints``, from the app's registry."""
+    registry = app.extensions["idp"].registry
+    endpoints = set()
+    for plugin in registry.auth_methods.values():
+        blueprint = getattr(plugin.cls, "blueprint", None)
+        if blueprint is not None:
+            for name in getattr(plugin.cls, "sign_in_endpoints", ()):
+                endpoints.add(f"{blueprint.name}.{name}")
+    return sorted({rule.rule for rule in app.url_map.iter_rules() if rule.endpoint in endpoints})
 
 
 _shed_counter: Any = None
@@ -230,7 +263,7 @@ def install(app: Any, max_in_flight: int) -> LoadShedder | None:
     limit = configured_limit(max_in_flight)
     if limit is None:
         return None
-    shedder = LoadShedder(app.wsgi_app, limit)
+    shedder = LoadShedder(app.wsgi_app, limit, exempt=Exemptions(plugin_rules(app)))
     app.wsgi_app = shedder  # outermost: a shed request costs no proxy fix, session or query
     app.extensions["idp.shedding"] = shedder
     log.info("load shedding: at most %d requests in flight per worker", limit)

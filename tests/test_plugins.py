@@ -243,7 +243,7 @@ def test_from_classes_blocks_like_discover():
 
 
 def test_from_classes_refuses_what_is_no_plugin_at_all():
-    with pytest.raises(TypeError, match="neither an AuthMethod nor an SmsProvider"):
+    with pytest.raises(TypeError, match="neither an AuthMethod, an SmsProvider nor a human check"):
         from_classes(NotAPlugin)
 
 

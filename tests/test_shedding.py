@@ -74,7 +74,9 @@ def release() -> Iterator[threading.Event]:
 def shedder(release: threading.Event) -> tuple[Flask, LoadShedder]:
     app = _tiny_app(release)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a bug is a 500, as in production
-    middleware = LoadShedder(app.wsgi_app, 2)
+    # The SMS plugin's code page, as create_app learns it from the registry.
+    exempt = shedding.Exemptions(["/m/sms/<name>/login/code"])
+    middleware = LoadShedder(app.wsgi_app, 2, exempt=exempt)
     app.wsgi_app = middleware  # type: ignore[method-assign]
     return app, middleware
 
@@ -279,3 +281,30 @@ def test_poort_serve_tells_each_worker_its_thread_count(
     PoortApplication({"worker_class": "gevent", "threads": 4}, environ={}).load()
 
     assert seen == [4, None]
+
+
+def test_the_plugin_routes_never_shed_come_from_the_registry(
+    app_config: dict[str, Any], serving_threads: Callable[[int | None], None]
+) -> None:
+    from idp.plugins import from_classes
+    from idp_password import PasswordMethod
+    from idp_sms import SmsMethod
+    from idp_totp import TotpMethod
+
+    registry = from_classes(PasswordMethod, SmsMethod, TotpMethod)
+    app = create_app({**app_config, "max_in_flight": 4}, registry=registry)
+    exempt = app.extensions["idp.shedding"].exempt
+
+    assert exempt.plugin_rules == (
+        "/m/sms/<name>/login/code",
+        "/m/sms/<name>/phone/code",
+        "/m/sms/<name>/second/code",
+        "/m/totp/<name>/verify",
+    )
+    cookie = {"HTTP_COOKIE": f"{COOKIE}=abc"}
+    assert exempt({"PATH_INFO": "/m/sms/sms/second/code", **cookie})
+    assert exempt({"PATH_INFO": "/m/totp/app/verify", **cookie})
+    # A method's other routes, and any other path ending in /code, may be shed.
+    assert not exempt({"PATH_INFO": "/m/sms/sms/login", **cookie})
+    assert not exempt({"PATH_INFO": "/m/other/x/code", **cookie})
+    assert not exempt({"PATH_INFO": "/m/totp/app/verify"})  # no session: nothing under way

@@ -6,6 +6,10 @@ asks for a code carries the check's fields (``render``) and a send goes ahead on
 setting: the name of an entry point in the ``idp.human_checks`` group (``pow``, Poort's own
 proof of work, by default), or ``"off"``.
 
+Checks are found through the plugin registry (:mod:`idp.plugins`) like the other groups: a
+check that fails to import or its contract check, or is named in ``IDP_PLUGINS_BLOCKED``, is
+reported once in the log and the admin panel's plugin list, and naming it is a config error.
+
 A check is a class with ``name``, ``title``, ``render()`` and ``verify(form)``, made with no
 arguments; it reads what it needs from the app (``idp.state.current()``) when it is called.
 One instance serves every request of an app, so it keeps no per-request state on itself.
@@ -14,7 +18,6 @@ One instance serves every request of an app, so it keeps no per-request state on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
 from flask import current_app
@@ -22,8 +25,9 @@ from markupsafe import Markup
 
 from idp import state
 from idp.errors import ConfigError
+from idp.plugins import HUMAN_CHECKS, Plugin
 
-GROUP = "idp.human_checks"
+GROUP = HUMAN_CHECKS
 #: The value of ``human_check`` that switches the check off.
 OFF = "off"
 _EXTENSION = "idp.human_check"
@@ -45,9 +49,9 @@ class HumanCheck(Protocol):
         ...
 
 
-def installed_checks() -> dict[str, EntryPoint]:
-    """The entry points of the ``idp.human_checks`` group, by name."""
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+def installed_checks() -> dict[str, Plugin]:
+    """The checks of this app's plugin registry (the ``idp.human_checks`` group), by name."""
+    return state.current().registry.human_checks
 
 
 def load_check() -> HumanCheck | None:
@@ -70,24 +74,32 @@ def _make(wanted: str) -> HumanCheck | None:
     if wanted.lower() == OFF:
         return None
     found = installed_checks()
-    names = ", ".join(sorted(found)) or "none"
     if wanted not in found:
+        failure = next(
+            (f for f in state.current().registry.failures if f.group == GROUP and f.id == wanted),
+            None,
+        )
+        if failure is not None:
+            raise ConfigError(
+                f"human_check {wanted!r} could not be loaded: {failure.reason}",
+                setting="human_check",
+            )
+        names = ", ".join(sorted(found)) or "none"
         raise ConfigError(
             f"human_check is {wanted!r}, but no such check is installed in the {GROUP} "
             f'entry-point group; installed: {names} (or "{OFF}")',
             setting="human_check",
         )
     try:
-        check = found[wanted].load()()
-    except Exception as exc:  # noqa: BLE001 - any import or start-up fault is a config fault
+        check = found[wanted].cls()
+    except Exception as exc:  # noqa: BLE001 - any start-up fault is a config fault
         raise ConfigError(
-            f"human_check {wanted!r} ({found[wanted].value}) could not be loaded: "
-            f"{type(exc).__name__}: {exc}",
+            f"human_check {wanted!r} could not be made: {type(exc).__name__}: {exc}",
             setting="human_check",
         ) from exc
     if not isinstance(check, HumanCheck):
         raise ConfigError(
-            f"human_check {wanted!r} ({found[wanted].value}) is not a human check: it needs "
+            f"human_check {wanted!r} is not a human check: it needs "
             "name, title, render() and verify(form)",
             setting="human_check",
         )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from idp.abuse.store import Failures, Refusal, Window, retry_after_seconds
+from idp.errors import ConfigError
 
 #: KEYS: the window keys. ARGV: now (ms), a unique member, then window (ms) and limit per key.
 #: Returns 0 when counted, else {index of the full window (1-based), time of the event whose
@@ -48,7 +49,14 @@ class RedisStore:
     """The counter store used when ``redis_url`` is set."""
 
     def __init__(self, url: str, prefix: str = "poort:") -> None:
-        import redis  # the redis extra; imported only when configured
+        try:
+            import redis  # the redis extra; imported only when configured
+        except ImportError as exc:
+            raise ConfigError(
+                "redis_url is set, but the Python package redis is not installed: "
+                "install the redis extra (pip install 'poort[redis]'), or unset redis_url.",
+                setting="redis_url",
+            ) from exc
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 

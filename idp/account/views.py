@@ -12,11 +12,11 @@ from idp import state
 from idp.account import bp
 from idp.auth import flow, reauth, recovery
 from idp.auth.authenticators import enabled_authenticators, method_for
-from idp.auth.method import Role
+from idp.auth.method import AuthMethod, Role
 from idp.auth.sessions import live_conditions, revoke_sessions
 from idp.errors import InvalidInput
 from idp.extensions import db
-from idp.models import AuditEvent, User, UserSession
+from idp.models import AuditEvent, Authenticator, User, UserSession
 from idp.phone import mask
 from idp.security import audit
 from idp.security.redirects import safe_next
@@ -77,22 +77,41 @@ def index() -> str:
 # -- confirm it's you -------------------------------------------------------------------------
 
 
+def _confirmers(user: User) -> list[tuple[Authenticator, AuthMethod]]:
+    """The user's enabled methods that can take a fresh proof on the confirm page, one
+    authenticator per method, in the admin's order."""
+    rows = {row.id: row for role in Role for row in enabled_authenticators(role)}
+    found: dict[str, tuple[Authenticator, AuthMethod]] = {}
+    for row in sorted(rows.values(), key=lambda r: (r.position, r.id)):
+        if row.method not in found:
+            method = method_for(row)
+            if method.can_confirm(user):
+                found[row.method] = (row, method)
+    return list(found.values())
+
+
 @bp.route("/confirm", methods=["GET", "POST"])
 def confirm() -> Response | tuple[str, int]:
-    """A fresh proof: the password again, or a recovery code (see :mod:`idp.auth.reauth`)."""
+    """A fresh proof: with one of the user's methods that offers one (through the AuthMethod
+    contract: a password, an app code...), or a recovery code (see :mod:`idp.auth.reauth`)."""
     user = _user()
     next_url = _next()
+    confirmers = _confirmers(user)
     errors: dict[str, str] = {}
     if request.method == "POST":
         way = request.form.get("with")
-        if way == "password" and user.password_hash:
-            method = "password"
-            ok = state.current().passwords.verify(
-                user.password_hash, request.form.get("password", "")[:1024]
-            )
-            message = gettext("That password is not right.")
+        chosen = next(
+            (c for c in confirmers if way in (c[0].name, c[0].method)), None
+        )  # the authenticator's name; its method id is accepted too
+        if chosen is not None:
+            row, method_impl = chosen
+            method = row.method
+            result = method_impl.confirm(user, request.form)
+            ok = result.ok
+            message = result.message or gettext("That is not right.")
+            error_key = row.name
         elif way == reauth.RECOVERY:
-            method = reauth.RECOVERY
+            method = error_key = reauth.RECOVERY
             ok = recovery.use(user, request.form.get("code", ""))
             message = gettext("That recovery code is not right, or it was used before.")
             if ok:
@@ -114,11 +133,16 @@ def confirm() -> Response | tuple[str, int]:
             return redirect(next_url, code=303)
         audit.record("reauth.failure", _target(user), after={"with": method})
         db.session.commit()
-        errors[method] = message
+        errors[error_key] = message
+    parts = [
+        method_impl.render_confirm(user, next_url, errors.get(row.name))
+        for row, method_impl in confirmers
+    ]
     page = render_template(
         "account/confirm.html",
         user=user,
         next_url=next_url,
+        parts=parts,
         recovery_left=recovery.remaining(user),
         errors=errors,
     )

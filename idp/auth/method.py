@@ -103,6 +103,11 @@ class AuthMethod(abc.ABC):
     options_form: ClassVar[type[OptionsForm]] = OptionsForm
     #: The method's own routes and templates (``templates/<name>/``), mounted at /m/<name>.
     blueprint: ClassVar[Blueprint | None] = None
+    #: Views of ``blueprint`` (endpoint names, e.g. ``"login_code"``) that continue a sign-in
+    #: already under way, such as the form where a texted code is typed. An overloaded worker
+    #: still serves them to a browser that holds a session (``idp.shedding``), so a person
+    #: halfway through a login is never stopped; everything else of the method may be shed.
+    sign_in_endpoints: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, authenticator: Authenticator, options: Mapping[str, Any]) -> None:
         """Bind an authenticator and its options (secrets already decrypted); no I/O here."""
@@ -149,6 +154,28 @@ class AuthMethod(abc.ABC):
     def enrolment_url(self, user: User) -> str | None:
         """Where *user* can set this method up, or None when there is nothing to set up."""
         return None
+
+    def can_confirm(self, user: User) -> bool:
+        """Whether *user* can give a fresh proof with this method on the "confirm it's you"
+        page (``account.confirm``, see ``idp.auth.reauth``) without leaving it: they have a
+        password, an app set up... False (the default) leaves the method off that page."""
+        return False
+
+    def render_confirm(self, user: User, next_url: str, error: str | None = None) -> Markup:
+        """This method's form on the "confirm it's you" page. It posts to ``account.confirm``
+        with ``csrf_token``, ``next`` (*next_url*) and ``with`` (the authenticator's name),
+        plus the method's own fields; *error* is the message of a failed attempt."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(gettext("%(method)s cannot confirm it's you.", method=self.title))
+
+    def confirm(self, user: User, form: Mapping[str, str]) -> AuthResult:
+        """Judge a fresh proof by signed-in *user* from this method's confirm form: a success
+        is recorded as a proof under the method's ``name``; a wrong answer is a failure with a
+        message (the core counts and audits it)."""
+        from idp.errors import MethodUnavailable
+
+        raise MethodUnavailable(gettext("%(method)s cannot confirm it's you.", method=self.title))
 
     def render_account(self, user: User) -> Markup | None:
         """This method's section of *user*'s account page (set up, remove...), or None for none.

@@ -58,6 +58,24 @@ class PasswordMethod(AuthMethod):
             errors=ctx.errors,
         )
 
+    def can_confirm(self, user: User) -> bool:
+        return bool(user.password_hash)
+
+    def render_confirm(self, user: User, next_url: str, error: str | None = None) -> Markup:
+        return render_part(
+            "idp_password/confirm.html",
+            authenticator=self.authenticator,
+            user=user,
+            next_url=next_url,
+            error=error,
+        )
+
+    def confirm(self, user: User, form: Mapping[str, str]) -> AuthResult:
+        password = (form.get("password") or "")[:1024]
+        if user.password_hash and state.current().passwords.verify(user.password_hash, password):
+            return AuthResult.success(user, self.amr)
+        return AuthResult.failure(gettext("That password is not right."), field="password")
+
     def authenticate(self, ctx: LoginContext, form: Mapping[str, str]) -> AuthResult:
         login = (form.get("login") or "").strip().casefold()
         password = form.get("password") or ""

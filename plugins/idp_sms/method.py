@@ -133,6 +133,8 @@ class SmsMethod(AuthMethod):
     amr = ("sms",)
     options_form = SmsOptions
     blueprint = bp
+    #: Where a texted code is typed: never shed while a login waits for it.
+    sign_in_endpoints = frozenset({"login_code", "second_code", "phone_code"})
 
     # -- options ---------------------------------------------------------------------------
 

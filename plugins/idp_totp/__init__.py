@@ -19,6 +19,7 @@ code or a secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,7 @@ from idp.abuse import lockout
 from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.auth import (
     AuthMethod,
+    AuthResult,
     LoginContext,
     Role,
     credentials,
@@ -148,6 +150,8 @@ class TotpMethod(AuthMethod):
     amr = ("otp",)
     options_form = TotpOptions
     blueprint = Blueprint("idp_totp", __name__, template_folder="templates")
+    #: The second step's code form: never shed while a login waits for it.
+    sign_in_endpoints = frozenset({"verify"})
 
     @property
     def digits(self) -> int:
@@ -174,6 +178,23 @@ class TotpMethod(AuthMethod):
             digits=digits,
             errors=ctx.errors,
         )
+
+    def can_confirm(self, user: User) -> bool:
+        return credentials.get(user, METHOD) is not None
+
+    def render_confirm(self, user: User, next_url: str, error: str | None = None) -> Markup:
+        return render_part(
+            "idp_totp/confirm.html",
+            authenticator=self.authenticator,
+            next_url=next_url,
+            error=error,
+        )
+
+    def confirm(self, user: User, form: Mapping[str, str]) -> AuthResult:
+        credential = credentials.get(user, METHOD)
+        if credential is not None and check_code(credential, form.get("code", "")):
+            return AuthResult.success(user, self.amr)
+        return AuthResult.failure(str(WRONG), field="code")
 
     def enrolment_url(self, user: User) -> str | None:
         if credentials.get(user, METHOD) is not None:

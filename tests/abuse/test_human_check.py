@@ -23,6 +23,7 @@ from idp.abuse import human_check
 from idp.abuse.human_check import GROUP, HumanCheck, load_check
 from idp.abuse.pow import ProofOfWork, leading_zero_bits
 from idp.errors import ConfigError
+from idp.plugins import discover
 from tests.fakes.clock import FakeClock
 from tests.fuzzing import values
 
@@ -81,21 +82,26 @@ def easy(ctx: None) -> EasyProofOfWork:
 
 
 @pytest.fixture
-def third_party(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two more checks installed beside pow, as another distribution would register them."""
-    installed = {
-        **human_check.installed_checks(),
-        "easy": EntryPoint("easy", f"{__name__}:EasyProofOfWork", GROUP),
-        "broken": EntryPoint("broken", f"{__name__}:NotACheck", GROUP),
-    }
-    monkeypatch.setattr(human_check, "installed_checks", lambda: installed)
+def third_party(ctx: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two more checks installed beside pow, as another distribution would register them:
+    loaded through the plugin registry, which keeps the one that fails its contract out."""
+    extra = discover(
+        found=[
+            EntryPoint("easy", f"{__name__}:EasyProofOfWork", GROUP),
+            EntryPoint("broken", f"{__name__}:NotACheck", GROUP),
+        ]
+    )
+    registry = state.current().registry
+    monkeypatch.setitem(registry.human_checks, "easy", extra.human_checks["easy"])
+    monkeypatch.setattr(registry, "failures", [*registry.failures, *extra.failures])
 
 
 # -- loading ----------------------------------------------------------------------------------
 
 
-def test_pow_is_registered_under_the_entry_point_group() -> None:
-    assert human_check.installed_checks()["pow"].value == "idp.abuse.pow:ProofOfWork"
+def test_pow_is_registered_under_the_entry_point_group(ctx: None) -> None:
+    plugin = human_check.installed_checks()["pow"]
+    assert (plugin.group, plugin.cls) == (GROUP, ProofOfWork)
 
 
 def test_the_default_check_is_the_proof_of_work_and_is_made_once_per_app(
@@ -147,7 +153,7 @@ def test_an_unknown_name_is_a_config_error_naming_the_setting_and_the_installed_
     assert raised.value.setting == "human_check"
     message = str(raised.value)
     assert "human_check" in message and "'recaptcha'" in message
-    assert "broken, easy, pow" in message and '"off"' in message
+    assert "installed: easy, pow" in message and '"off"' in message
 
 
 def test_an_entry_point_that_is_no_check_is_a_config_error(ctx: None, third_party: None) -> None:
@@ -160,12 +166,45 @@ def test_an_entry_point_that_is_no_check_is_a_config_error(ctx: None, third_part
 def test_an_entry_point_that_does_not_import_is_a_config_error(
     ctx: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    missing = EntryPoint("gone", "no_such_module_for_poort:Check", GROUP)
-    monkeypatch.setattr(human_check, "installed_checks", lambda: {"gone": missing})
+    extra = discover(found=[EntryPoint("gone", "no_such_module_for_poort:Check", GROUP)])
+    registry = state.current().registry
+    monkeypatch.setattr(registry, "failures", [*registry.failures, *extra.failures])
     use("gone")
 
-    with pytest.raises(ConfigError, match="could not be loaded: ModuleNotFoundError"):
+    with pytest.raises(ConfigError, match="could not be loaded: import failed: ModuleNotFound"):
         load_check()
+
+
+def test_human_checks_are_loaded_through_the_plugin_registry(caplog) -> None:
+    """Contract checks, IDP_PLUGINS_BLOCKED and one report per failure, as for other plugins."""
+    with caplog.at_level("ERROR", logger="idp.plugins"):
+        registry = discover(
+            blocked=["easy"],
+            found=[
+                EntryPoint("pow", "idp.abuse.pow:ProofOfWork", GROUP),
+                EntryPoint("easy", f"{__name__}:EasyProofOfWork", GROUP),
+                EntryPoint("broken", f"{__name__}:NotACheck", GROUP),
+            ],
+        )
+
+    assert list(registry.human_checks) == ["pow"]
+    reasons = {f.id: f.reason for f in registry.failures if f.group == GROUP}
+    assert reasons["easy"] == "blocked by IDP_PLUGINS_BLOCKED"
+    assert "is not a human check" in reasons["broken"]
+    assert len([r for r in caplog.records if "'broken'" in r.getMessage()]) == 1
+
+
+def test_a_blocked_check_named_by_the_setting_stops_the_start(
+    app_config: dict, clock: FakeClock
+) -> None:
+    from idp import create_app
+    from idp.plugins import from_classes
+    from idp_password import PasswordMethod
+
+    registry = from_classes(PasswordMethod, blocked=["pow"])
+
+    with pytest.raises(ConfigError, match="'pow' could not be loaded: blocked by IDP_PLUGINS"):
+        create_app(app_config, registry=registry, clock=clock)
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ profile with ``phases=[Phase.explicit, Phase.generate]`` in a plugin and load it
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -1186,6 +1187,53 @@ def test_fuzz_admin_forms(app: Flask, clock: Any):
         _fuzz_once(world, target, *request)
 
     run()
+
+
+# -- NUL, where PostgreSQL would refuse it -----------------------------------------------------
+
+
+def _nul_probes(target: Target, w: World) -> Iterator[tuple[str, Probe]]:
+    """The target's plausible request with a NUL in each field, in the query and in Basic."""
+    base = dict(target.base_for(w))
+    names = sorted(set(target.fields_for(w)) | set(base)) or ["x"]
+    form = target.method == "POST"
+    for name in names:
+        pairs = [*({**base, name: "ab\x00cd"}).items()]
+        if form:
+            yield f"form {name}", Probe(body="form", pairs=pairs)
+        else:
+            yield f"query {name}", Probe(body="none", query=_urlencode_nul(pairs))
+    yield "query", Probe(body="form" if form else "none", pairs=[*base.items()], query=b"q=%00")
+    basic = "Basic " + base64.b64encode(b"ab%00cd:secret").decode()
+    yield "basic", Probe(body="form" if form else "none", headers=[("Authorization", basic)])
+
+
+def _urlencode_nul(pairs: Sequence[tuple[str, str]]) -> bytes:
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in pairs).encode()
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.id)
+def test_a_nul_in_any_field_is_refused_with_a_message(target: Target, world: World):
+    """Every field of every public target, the query string and Basic credentials, with a
+    NUL: never a 500 (on PostgreSQL it was one wherever the value reached a query)."""
+    state = target.states[0]
+    path = _path(target.rule, {k: v[0] for k, v in target.args_for(world).items()})
+    for what, probe in _nul_probes(target, world):
+        world.clock.advance(seconds=2)
+        client, token = world.in_state(state)
+        response = send(client, target.method, path, probe, token)
+        try:
+            assert_clear(response, f"{target.method} {path} as {state}, NUL in the {what}")
+            assert response.status_code in (400, 401, 404), f"{what}: {response.status_code}"
+        finally:
+            response.close()
+
+
+def test_the_fuzzer_runs_on_this_runs_database(world: World, postgres_url: str | None):
+    """With DATABASE_URL set to PostgreSQL, the fuzz runs there, not on a SQLite file."""
+    with world.app.app_context():
+        dialect = db.engine.dialect.name
+    assert dialect == ("postgresql" if postgres_url else "sqlite")
 
 
 # -- methods nobody allowed --------------------------------------------------------------------
