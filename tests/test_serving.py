@@ -28,7 +28,8 @@ import pytest
 from click.testing import CliRunner
 
 from idp import create_app, serving
-from idp.cli import ensure_instance, main
+from idp.cli import main
+from idp.cli.init import ensure_instance
 from idp.errors import ConfigError
 from idp.plugins import Registry
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import idp
-import idp.cli_sms
+import idp.cli.secret_keys
 from idp.cli import main
 from idp.errors import ConfigError
 from idp.extensions import db
@@ -780,7 +780,7 @@ def test_a_key_file_that_cannot_be_written_rolls_the_database_back(
     def disk_full(path: Path, keys: list[str]) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(idp.cli_sms, "_write_keys", disk_full)
+    monkeypatch.setattr(idp.cli.secret_keys, "_write_keys", disk_full)
 
     out = Idp(keyed_app).fails("rotate-secret-key")
 
