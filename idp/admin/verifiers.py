@@ -33,8 +33,6 @@ from idp.verification.challenges import Purpose
 from idp.verification.keys import phone_hash
 from idp.verification.resolution import resolve
 
-#: The provider that delivers nothing; the panel warns when it is used outside dev mode.
-CONSOLE = "console"
 FIELDS = ("name", "title", "sender", "price_per_segment", "currency", "fallback")
 
 
@@ -47,13 +45,18 @@ def _admin() -> User:
     return user
 
 
-def _console_warnings(rows: list[Verifier]) -> list[str]:
-    """Names of what sends through the console provider while not in dev mode."""
+def _delivers_nothing(provider: str) -> bool:
+    """Whether *provider* only pretends to send while Poort is not in dev mode (warn then)."""
     s = state.current()
-    if s.settings.dev:
-        return []
-    names = [row.name for row in rows if row.provider == CONSOLE]
-    if s.file_sms is not None and s.file_sms.provider == CONSOLE:
+    cls = s.registry.sms_provider(provider)
+    return cls is not None and cls.delivers_nothing and not s.settings.dev
+
+
+def _console_warnings(rows: list[Verifier]) -> list[str]:
+    """Names of what sends through a provider that delivers nothing, while not in dev mode."""
+    file_sms = state.current().file_sms
+    names = [row.name for row in rows if _delivers_nothing(row.provider)]
+    if file_sms is not None and _delivers_nothing(file_sms.provider):
         names.append("poort.toml [sms]")
     return names
 
@@ -106,7 +109,7 @@ def _form_page(
         others=others,
         secrets=secret_names(cls.options_form),
         stored=row.options if row else {},
-        console=provider == CONSOLE and not s.settings.dev,
+        console=_delivers_nothing(provider),
         reports=_reports(row, cls),
     )
     return page, (400 if errors else status)
@@ -408,7 +411,7 @@ def verifier_test(name: str) -> Response | tuple[str, int]:
         errors=errors,
         failure=failure,
         phone=phone_value,
-        console=row.provider == CONSOLE and not state.current().settings.dev,
+        console=_delivers_nothing(row.provider),
     )
     return page, (400 if errors and status == 200 else status)
 
