@@ -69,20 +69,14 @@ OPTIONS: dict[str, Option] = {
     ),
     "plugins_blocked": Option(list, [], 'Plugin ids that are never loaded, e.g. ["totp"].'),
     "password_hash_profile": Option(
-        str,
-        "default",
-        "argon2id parameters: default (RFC 9106 low-memory).",
-        _password_profile,
+        str, "default", "argon2id parameters: default (RFC 9106 low-memory).", _password_profile
     ),
     "secret_keys": Option(
         list, [], "Fernet keys for secrets at rest, newest first; default instance/secret.keys."
     ),
     "trusted_proxies": Option(int, 0, "Reverse proxies in front of Poort (X-Forwarded-For hops)."),
     "issuer": Option(
-        str,
-        None,
-        "The OpenID Connect issuer URL, exactly as relying apps expect it.",
-        _issuer,
+        str, None, "The OpenID Connect issuer URL, exactly as relying apps expect it.", _issuer
     ),
     "signing_alg": Option(str, "RS256", "Token signing algorithm: RS256 or ES256.", _signing_alg),
     "code_length": Option(int, 6, "Digits in a one-time code (6 to 10).", _code_length),
@@ -125,10 +119,7 @@ OPTIONS: dict[str, Option] = {
         _not_negative,
     ),
     "audit_retention_days": Option(
-        int,
-        400,
-        "Audit events older than this many days are deleted by `poort prune`.",
-        _positive,
+        int, 400, "Audit events older than this many days are deleted by `poort prune`.", _positive
     ),
     "human_check": Option(
         str,
@@ -137,10 +128,7 @@ OPTIONS: dict[str, Option] = {
         'several: an entry point in the idp.human_checks group, or "off".',
     ),
     "metrics_token": Option(
-        str,
-        None,
-        "When set, GET /metrics needs Authorization: Bearer <token>.",
-        _metrics_token,
+        str, None, "When set, GET /metrics needs Authorization: Bearer <token>.", _metrics_token
     ),
     "metrics_networks": Option(
         list,
