@@ -8,7 +8,6 @@ from: the file, line and key, or the environment variable.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from idp import setting_checks as checks
 from idp.errors import ConfigError
 
 CONFIG_FILE = "poort.toml"
@@ -24,87 +24,20 @@ CONFIG_FILE = "poort.toml"
 TABLES = {"sms": "the SMS provider used when no verifier is set up (file style)"}
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
-
-def _region(value: str) -> str:
-    if not re.fullmatch(r"[A-Z]{2}", value):
-        raise ValueError("must be a two-letter ISO 3166 region code such as NL or BE")
-    return value
-
-
-def _password_profile(value: str) -> str:
-    if value not in ("default", "cheapest"):
-        raise ValueError('must be "default" or "cheapest" (tests only)')
-    return value
-
-
-def _code_length(value: int) -> int:
-    if not 6 <= value <= 10:
-        raise ValueError("must be between 6 and 10 digits")
-    return value
-
-
-def _code_ttl(value: int) -> int:
-    # NIST SP 800-63B and ASVS 6.5.5: an out-of-band code is void after 10 minutes at most.
-    if not 30 <= value <= 600:
-        raise ValueError("must be between 30 and 600 seconds (codes may live 10 minutes at most)")
-    return value
-
-
-def _signing_alg(value: str) -> str:
-    if value not in ("RS256", "ES256"):
-        raise ValueError('must be "RS256" or "ES256"')
-    return value
-
-
-def _issuer(value: str) -> str:
-    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
-        raise ValueError("must be an absolute URL such as https://login.example.org")
-    return value
-
-
-def _positive(value: int) -> int:
-    if value <= 0:
-        raise ValueError("must be a positive number")
-    return value
-
-
-def _not_negative(value: int) -> int:
-    if value < 0:
-        raise ValueError("must be zero or more")
-    return value
-
-
-def _metrics_token(value: str) -> str | None:
-    if value and not re.fullmatch(r"[\x21-\x7e]{16,}", value):
-        raise ValueError("must be at least 16 printable ASCII characters, without spaces")
-    return value or None
-
-
-def _networks(value: list[str]) -> list[str]:
-    for item in value:
-        try:
-            ipaddress.ip_network(item)
-        except ValueError as exc:
-            raise ValueError(f"has {item!r}, not a network such as 10.0.0.0/8 ({exc})") from None
-    return value
-
-
-def _sms_queue(value: str) -> str:
-    if value not in ("inline", "redis"):
-        raise ValueError('must be "inline" or "redis"')
-    return value
-
-
-def _in_flight(value: int) -> int:
-    if value < -1:
-        raise ValueError("must be -1 (never shed), 0 (derived from the threads) or more")
-    return value
-
-
-def _redis_url(value: str) -> str:
-    if value and not re.match(r"rediss?://|unix://", value):
-        raise ValueError("must start with redis://, rediss:// or unix://")
-    return value
+# Short names for the option table below; the checks live in idp.setting_checks.
+_region = checks.region
+_password_profile = checks.password_profile
+_code_length = checks.code_length
+_code_ttl = checks.code_ttl
+_signing_alg = checks.signing_alg
+_issuer = checks.issuer
+_positive = checks.positive
+_not_negative = checks.not_negative
+_metrics_token = checks.metrics_token
+_networks = checks.networks
+_sms_queue = checks.sms_queue
+_in_flight = checks.in_flight
+_redis_url = checks.redis_url
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from idp.admin import (  # noqa: E402
     sms_log,
     sms_templates,
     users,
+    verifier_testing,
     verifiers,
 )
 
@@ -51,5 +52,6 @@ __all__ = [
     "sms_log",
     "sms_templates",
     "users",
+    "verifier_testing",
     "verifiers",
 ]

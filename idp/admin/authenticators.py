@@ -6,19 +6,20 @@ import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import state
 from idp.admin import bp
 from idp.auth.authenticators import (
+    add,
     all_authenticators,
     check_name,
-    create_authenticator,
+    get,
     method_for,
     public_view,
+    set_enabled,
 )
-from idp.errors import InvalidInput, NotFound
+from idp.errors import InvalidInput
 from idp.extensions import db
 from idp.i18n import translated
 from idp.models import Authenticator
@@ -26,13 +27,6 @@ from idp.options import OptionsInvalid, bind_form, secret_names, validate_option
 from idp.security import audit
 
 log = logging.getLogger(__name__)
-
-
-def _get(name: str) -> Authenticator:
-    row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
-    if row is None:
-        raise NotFound(_("There is no authenticator with that name."))
-    return row
 
 
 @bp.get("/authenticators")
@@ -67,15 +61,11 @@ def authenticator_new() -> Response | tuple[str, int] | str:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            row = create_authenticator(
+            row = add(
                 name=request.form.get("name", ""),
                 method=method,
                 title=request.form.get("title", ""),
                 options=request.form,
-            )
-            db.session.flush()
-            audit.record(
-                "authenticator.create", f"authenticator:{row.name}", after=public_view(row)
             )
             db.session.commit()
         except InvalidInput as exc:
@@ -108,7 +98,7 @@ def authenticator_new() -> Response | tuple[str, int] | str:
 @bp.route("/authenticators/<name>", methods=["GET", "POST"])
 def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
     s = state.current()
-    row = _get(name)
+    row = get(name)
     cls = s.registry.auth_method(row.method)
     if cls is None:
         flash(
@@ -161,27 +151,14 @@ def authenticator_edit(name: str) -> Response | tuple[str, int] | str:
 
 @bp.post("/authenticators/<name>/enabled")
 def authenticator_set_enabled(name: str) -> Response:
-    row = _get(name)
+    row = get(name)
     enable = request.form.get("enabled") == "1"
-    if enable and state.current().registry.auth_method(row.method) is None:
-        flash(
-            _(
-                "The plugin %(plugin)s is not loaded, so %(name)s cannot be enabled.",
-                plugin=repr(row.method),
-                name=row.name,
-            ),
-            "error",
-        )
+    try:
+        changed = set_enabled(row, enable)
+    except InvalidInput as exc:
+        flash(exc.message, "error")
         return redirect(url_for("admin.authenticators"), code=303)
-    if row.enabled != enable:
-        before = public_view(row)
-        row.enabled = enable
-        audit.record(
-            "authenticator.enable" if enable else "authenticator.disable",
-            f"authenticator:{row.name}",
-            before=before,
-            after=public_view(row),
-        )
+    if changed:
         db.session.commit()
     title = translated(row.title)
     flash(
@@ -196,7 +173,7 @@ def authenticator_set_enabled(name: str) -> Response:
 @bp.post("/authenticators/<name>/move")
 def authenticator_move(name: str) -> Response:
     rows = all_authenticators()
-    row = _get(name)
+    row = get(name)
     index = rows.index(row)
     step = -1 if request.form.get("direction") == "up" else 1
     other = index + step
@@ -218,7 +195,7 @@ def authenticator_move(name: str) -> Response:
 
 @bp.post("/authenticators/<name>/delete")
 def authenticator_delete(name: str) -> Response:
-    row = _get(name)
+    row = get(name)
     audit.record("authenticator.delete", f"authenticator:{row.name}", before=public_view(row))
     db.session.delete(row)
     db.session.commit()

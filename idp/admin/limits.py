@@ -15,13 +15,12 @@ from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from idp import state
-from idp.abuse import alerts, controls, limits, prefixes, sending
+from idp.abuse import alerts, controls, limit_changes, limits, prefixes, sending
 from idp.abuse.errors import SendingUnavailable
 from idp.admin import bp
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import BlockedPrefix
-from idp.security import audit
 
 #: How long ended prefix blocks stay listed under "Recently ended".
 ENDED_DAYS = 7
@@ -145,19 +144,11 @@ def limits_page() -> tuple[str, int]:
 @bp.post("/limits")
 def limit_save() -> Response | tuple[str, int]:
     submitted = {name: request.form[name] for name in limits.LIMITS if name in request.form}
-    values, errors = limits.parse(submitted)
-    if errors:
-        return _page(400, form=submitted, errors=errors)
-    before = limits.current()
-    changed = [name for name in limits.LIMITS if before[name] != values[name]]
+    result = limit_changes.update(submitted, actor_id=current_user.id)
+    if result.errors:
+        return _page(400, form=submitted, errors=result.errors)
+    changed = result.changed
     if changed:
-        limits.save(values, actor_id=current_user.id)
-        audit.record(
-            "limits.update",
-            "abuse_limits",
-            before={name: before[name] for name in changed},
-            after={name: values[name] for name in changed},
-        )
         db.session.commit()
         flash(
             ngettext(

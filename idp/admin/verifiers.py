@@ -19,41 +19,42 @@ from werkzeug.wrappers import Response
 
 from idp import state
 from idp.admin import bp
-from idp.errors import InvalidInput, RateLimited
+from idp.errors import InvalidInput
 from idp.extensions import db
-from idp.models import Authenticator, Challenge, SmsLogEntry, User, Verifier
+from idp.models import Authenticator, User, Verifier
 from idp.options import OptionsInvalid, bind_form, secret_names
-from idp.phone import mask, normalise
 from idp.security import audit
-from idp.sms.errors import SmsError
 from idp.sms.provider import SmsProvider
-from idp.verification import confirmation, delivery_reports, message_log
+from idp.verification import delivery_reports, message_log
 from idp.verification import verifiers as store
-from idp.verification.challenges import Purpose
-from idp.verification.keys import phone_hash
 from idp.verification.resolution import resolve
 
-#: The provider that delivers nothing; the panel warns when it is used outside dev mode.
-CONSOLE = "console"
 FIELDS = ("name", "title", "sender", "price_per_segment", "currency", "fallback")
 
 
-def _target(row: Verifier) -> str:
+def target(row: Verifier) -> str:
+    """The audit target of *row*."""
     return f"verifier:{row.name}"
 
 
-def _admin() -> User:
+def signed_in_admin() -> User:
+    """The admin's own row (not the login proxy), to stamp a confirmation with."""
     user: User = current_user._get_current_object()  # noqa: SLF001 - the row, not the proxy
     return user
 
 
-def _console_warnings(rows: list[Verifier]) -> list[str]:
-    """Names of what sends through the console provider while not in dev mode."""
+def delivers_nothing(provider: str) -> bool:
+    """Whether *provider* only pretends to send while Poort is not in dev mode (warn then)."""
     s = state.current()
-    if s.settings.dev:
-        return []
-    names = [row.name for row in rows if row.provider == CONSOLE]
-    if s.file_sms is not None and s.file_sms.provider == CONSOLE:
+    cls = s.registry.sms_provider(provider)
+    return cls is not None and cls.delivers_nothing and not s.settings.dev
+
+
+def _console_warnings(rows: list[Verifier]) -> list[str]:
+    """Names of what sends through a provider that delivers nothing, while not in dev mode."""
+    file_sms = state.current().file_sms
+    names = [row.name for row in rows if delivers_nothing(row.provider)]
+    if file_sms is not None and delivers_nothing(file_sms.provider):
         names.append("poort.toml [sms]")
     return names
 
@@ -106,7 +107,7 @@ def _form_page(
         others=others,
         secrets=secret_names(cls.options_form),
         stored=row.options if row else {},
-        console=provider == CONSOLE and not s.settings.dev,
+        console=delivers_nothing(provider),
         reports=_reports(row, cls),
     )
     return page, (400 if errors else status)
@@ -142,7 +143,7 @@ def verifier_new() -> Response | tuple[str, int]:
         fields = {key: request.form.get(key, "") for key in FIELDS}
         try:
             row, _needs_test = store.save(None, {**fields, "provider": provider}, request.form)
-            audit.record("verifier.create", _target(row), after=store.public_view(row))
+            audit.record("verifier.create", target(row), after=store.public_view(row))
             db.session.commit()
         except (InvalidInput, OptionsInvalid) as exc:
             errors = _errors_of(exc)
@@ -180,7 +181,7 @@ def verifier_edit(name: str) -> Response | tuple[str, int]:
         try:
             row, needs_test = store.save(row, fields, request.form)
             audit.record(
-                "verifier.update", _target(row), before=before, after=store.public_view(row)
+                "verifier.update", target(row), before=before, after=store.public_view(row)
             )
             db.session.commit()
         except (InvalidInput, OptionsInvalid) as exc:
@@ -231,7 +232,7 @@ def verifier_set_enabled(name: str) -> Response:
             return redirect(url_for("admin.verifiers"), code=303)
         audit.record(
             "verifier.enable" if enable else "verifier.disable",
-            _target(row),
+            target(row),
             before=before,
             after=store.public_view(row),
         )
@@ -261,11 +262,11 @@ def verifier_set_default(name: str) -> Response:
             db.session.refresh(previous)
             audit.record(
                 "verifier.default",
-                _target(previous),
+                target(previous),
                 before=before_previous,
                 after=store.public_view(previous),
             )
-        audit.record("verifier.default", _target(row), before=before, after=store.public_view(row))
+        audit.record("verifier.default", target(row), before=before, after=store.public_view(row))
         db.session.commit()
         if row.enabled:
             flash(_("%(name)s is now the default verifier.", name=row.name), "success")
@@ -282,7 +283,7 @@ def verifier_set_default(name: str) -> Response:
         before = store.public_view(row)
         store.set_default(None)
         db.session.refresh(row)
-        audit.record("verifier.default", _target(row), before=before, after=store.public_view(row))
+        audit.record("verifier.default", target(row), before=before, after=store.public_view(row))
         db.session.commit()
         flash(_("%(name)s is no longer the default verifier.", name=row.name), "success")
     return redirect(url_for("admin.verifiers"), code=303)
@@ -293,13 +294,13 @@ def verifier_delete(name: str) -> Response:
     row = store.get(name)
     dependents = [v for v in store.all_verifiers() if v.fallback_id == row.id]
     dependents_before = {v.name: store.public_view(v) for v in dependents}
-    audit.record("verifier.delete", _target(row), before=store.public_view(row))
+    audit.record("verifier.delete", target(row), before=store.public_view(row))
     store.delete(row)
     for dependent in dependents:
         db.session.expire(dependent)
         audit.record(
             "verifier.update",
-            _target(dependent),
+            target(dependent),
             before=dependents_before[dependent.name],
             after=store.public_view(dependent),
         )
@@ -324,146 +325,3 @@ def verifier_delete(name: str) -> Response:
         )
     flash(message, "warning" if naming else "success")
     return redirect(url_for("admin.verifiers"), code=303)
-
-
-# -- proving a verifier works: a test code to the admin's phone, typed back ---------------------
-
-
-def _last_attempt(row: Verifier, recipient: str) -> SmsLogEntry | None:
-    """The log row of the test send that just failed (every attempt is logged)."""
-    return db.session.scalar(
-        select(SmsLogEntry)
-        .where(
-            SmsLogEntry.verifier_id == row.id,
-            SmsLogEntry.purpose == Purpose.ADMIN_TEST,
-            SmsLogEntry.recipient_hash == phone_hash(recipient),
-        )
-        .order_by(SmsLogEntry.id.desc())
-        .limit(1)
-    )
-
-
-@bp.route("/verifiers/<name>/test", methods=["GET", "POST"])
-def verifier_test(name: str) -> Response | tuple[str, int]:
-    row = store.get(name)
-    admin = _admin()
-    errors: dict[str, list[str]] = {}
-    failure: dict[str, Any] | None = None
-    status = 200
-    phone_value = request.form.get("phone", "") if request.method == "POST" else admin.phone or ""
-    if request.method == "POST":
-        try:
-            phone = normalise(phone_value, state.current().settings.default_region)
-            challenge = confirmation.send_test_code(row, phone, admin)
-        except RateLimited as exc:
-            db.session.rollback()
-            errors["form"] = [exc.message]
-            status = 429
-        except SmsError as exc:
-            db.session.rollback()
-            cause = exc.__cause__ if isinstance(exc.__cause__, SmsError) else exc
-            entry = _last_attempt(row, phone)
-            failure = {
-                "error_class": entry.error_class if entry else cause.code,
-                "raw_code": entry.raw_code if entry else cause.raw_code,
-                "raw_meaning": entry.raw_meaning if entry else cause.raw_meaning,
-                "recipient": mask(phone),
-            }
-            audit.record(
-                "verifier.test_code",
-                _target(row),
-                after={
-                    "recipient": mask(phone),
-                    "outcome": "failed",
-                    "error_class": failure["error_class"],
-                },
-            )
-            db.session.commit()
-            status = cause.status
-        except InvalidInput as exc:
-            db.session.rollback()
-            errors[exc.field or "phone"] = [exc.message]
-        else:
-            audit.record(
-                "verifier.test_code",
-                _target(row),
-                after={"recipient": mask(phone), "outcome": "sent"},
-            )
-            db.session.commit()
-            flash(
-                _(
-                    "A test code was sent to %(phone)s through %(name)s.",
-                    phone=mask(phone),
-                    name=row.name,
-                ),
-                "success",
-            )
-            return redirect(
-                url_for("admin.verifier_confirm", name=row.name, challenge=challenge.public_id),
-                code=303,
-            )
-    page = render_template(
-        "admin/verifier_test.html",
-        row=row,
-        errors=errors,
-        failure=failure,
-        phone=phone_value,
-        console=row.provider == CONSOLE and not state.current().settings.dev,
-    )
-    return page, (400 if errors and status == 200 else status)
-
-
-@bp.route("/verifiers/<name>/confirm", methods=["GET", "POST"])
-def verifier_confirm(name: str) -> Response | tuple[str, int]:
-    row = store.get(name)
-    admin = _admin()
-    public_id = request.values.get("challenge", "").strip()[:64]
-    challenge = (
-        db.session.scalar(
-            select(Challenge).where(
-                Challenge.public_id == public_id,
-                Challenge.purpose == Purpose.ADMIN_TEST,
-                Challenge.user_id == admin.id,
-            )
-        )
-        if public_id
-        else None
-    )
-    errors: dict[str, list[str]] = {}
-    if request.method == "POST":
-        if challenge is None:
-            errors["form"] = [_("Send a test code first, then type it in here.")]
-        else:
-            before = store.public_view(row)
-            try:
-                result = confirmation.confirm(row, public_id, request.form.get("code", ""), admin)
-            except InvalidInput as exc:
-                db.session.rollback()
-                errors["code"] = [exc.message]
-            else:
-                if result.ok:
-                    audit.record(
-                        "verifier.confirm",
-                        _target(row),
-                        before=before,
-                        after=store.public_view(row),
-                    )
-                    db.session.commit()
-                    flash(
-                        _(
-                            "%(name)s delivered the test code: it is confirmed and can be enabled.",
-                            name=row.name,
-                        ),
-                        "success",
-                    )
-                    return redirect(url_for("admin.verifiers"), code=303)
-                errors["code"] = [result.message]
-    sent_to = mask((challenge.context or {}).get("phone")) if challenge is not None else None
-    page = render_template(
-        "admin/verifier_confirm.html",
-        row=row,
-        errors=errors,
-        challenge=challenge,
-        sent_to=sent_to,
-    )
-    return page, (400 if errors else 200)

@@ -1,4 +1,8 @@
-"""Authenticators: looking them up, making them, and binding them to their method."""
+"""Authenticators: looking them up, making them, and binding them to their method.
+
+The changes an admin makes (add, enable, disable) are functions here, used by the admin panel
+and the command line alike: each checks, changes and audits; the caller commits.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Authenticator
 from idp.options import open_options, validate_options
+from idp.security import audit
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
@@ -39,6 +44,14 @@ def enabled_authenticators(role: Role = Role.FIRST_FACTOR) -> list[Authenticator
         if cls is not None and role in cls.roles and method_for(row).has_role(role):
             result.append(row)
     return result
+
+
+def get(name: str) -> Authenticator:
+    """The authenticator called *name*, enabled or not; NotFound when there is none."""
+    row = db.session.scalar(select(Authenticator).where(Authenticator.name == name))
+    if row is None:
+        raise NotFound(gettext("There is no authenticator with that name."))
+    return row
 
 
 def get_enabled(name: str) -> Authenticator:
@@ -108,6 +121,54 @@ def create_authenticator(
     )
     db.session.add(row)
     return row
+
+
+def add(
+    *, name: str, method: str, title: str, options: Any, enabled: bool = False
+) -> Authenticator:
+    """Create an authenticator (as :func:`create_authenticator` checks it) and audit it."""
+    row = create_authenticator(
+        name=name, method=method, title=title, options=options, enabled=enabled
+    )
+    db.session.flush()
+    audit.record("authenticator.create", f"authenticator:{row.name}", after=public_view(row))
+    return row
+
+
+def set_enabled(row: Authenticator, enabled: bool) -> bool:
+    """Show or hide *row* on the login page, audited; whether anything changed.
+
+    :raises InvalidInput: when enabling an authenticator whose plugin is not loaded.
+    """
+    if enabled and state.current().registry.auth_method(row.method) is None:
+        raise InvalidInput(
+            gettext(
+                "The plugin %(plugin)s is not loaded, so %(name)s cannot be enabled.",
+                plugin=repr(row.method),
+                name=row.name,
+            )
+        )
+    if row.enabled == enabled:
+        return False
+    before = public_view(row)
+    row.enabled = enabled
+    audit.record(
+        "authenticator.enable" if enabled else "authenticator.disable",
+        f"authenticator:{row.name}",
+        before=before,
+        after=public_view(row),
+    )
+    return True
+
+
+def password_methods() -> list[str]:
+    """Ids of the loaded first-factor methods that check a password (RFC 8176 ``pwd``)."""
+    registry = state.current().registry
+    return sorted(
+        plugin.id
+        for plugin in registry.auth_methods.values()
+        if "pwd" in plugin.cls.amr and Role.FIRST_FACTOR in plugin.cls.roles
+    )
 
 
 def public_view(row: Authenticator) -> Mapping[str, Any]:

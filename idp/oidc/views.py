@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
-from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749.errors import (
     AccessDeniedError,
-    InvalidRequestError,
     OAuth2Error,
 )
 from authlib.oidc.core.errors import (
@@ -41,7 +39,16 @@ from idp.extensions import csrf, db
 from idp.models import Consent, OAuthClient, User
 from idp.oidc import keys
 from idp.oidc.claims import ACR_MULTI, ACR_VALUES, CLAIMS, SCOPES, acr_for, user_claims
-from idp.oidc.requests import forget, oauth_request, recall, remember
+from idp.oidc.requests import (
+    check_echoed,
+    check_request,
+    consented,
+    forget,
+    oauth_request,
+    recall,
+    remember,
+    session_auth,
+)
 from idp.oidc.server import Grantee, issuer, now, revoke_code_tokens, revoke_family
 from idp.oidc.tokens import access_token_row
 from idp.security import audit
@@ -49,21 +56,8 @@ from idp.security.origin import allow_cross_site
 
 bp = Blueprint("oidc", __name__)
 
-#: The largest max_age honoured (100 years); larger ones mean the same: no limit.
-MAX_AGE_LIMIT = 100 * 366 * 24 * 3600
-
 #: Set when an authorization request sends the user to log in; a login clears the session.
 LOGIN_ASKED = "oidc_login_asked"
-
-
-class RequestNotSupported(OAuth2Error):
-    error = "request_not_supported"
-    description = "Request objects are not supported."
-
-
-class RequestUriNotSupported(OAuth2Error):
-    error = "request_uri_not_supported"
-    description = "request_uri is not supported."
 
 
 def _server() -> Any:
@@ -156,71 +150,20 @@ def _error(error: OAuth2Error, params: MultiDict[str, str]) -> Response | tuple[
     return page, 400
 
 
-def _session_auth() -> tuple[datetime | None, list[str]]:
-    auth_time = session.get("auth_time")
-    return (datetime.fromisoformat(auth_time) if auth_time else None), list(session.get("amr", []))
-
-
-def _consented(user: User, client: OAuthClient, scope: str) -> bool:
-    if client.first_party:
-        return True
-    row = db.session.scalar(
-        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.id)
-    )
-    return row is not None and set(scope.split()) <= set(row.scopes.split())
-
-
-def _max_age(params: MultiDict[str, str], grant: Any) -> int | None:
-    raw = params.get("max_age")
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit()):  # "²" and "١" are digits to str.isdigit
-        raise InvalidRequestError(
-            "max_age must be a whole number of seconds.", redirect_uri=grant.redirect_uri
-        )
-    # Longer ago than any login can be is no limit; a bigger timedelta would overflow, and
-    # int() refuses strings of over 4,300 digits.
-    return MAX_AGE_LIMIT if len(raw) > 12 else min(int(raw), MAX_AGE_LIMIT)
-
-
-def _check_lengths(params: MultiDict[str, str], grant: Any) -> None:
-    """The authorization code keeps nonce and scope in columns of this size."""
-    for name, most in (("nonce", 255), ("scope", 200)):
-        if len(params.get(name) or "") > most:
-            raise InvalidRequestError(
-                f"{name} may be at most {most} characters.", redirect_uri=grant.redirect_uri
-            )
-
-
-def _check_echoed(params: MultiDict[str, str]) -> None:
-    """Authlib repeats these parameters in its error descriptions, and refuses to build an
-    error whose description is not plain ASCII (RFC 6749): refuse such values first."""
-    for name in ("response_type", "redirect_uri"):
-        if invalid_error_characters(params.get(name) or ""):
-            raise InvalidRequestError(
-                f"{name} may only contain printable ASCII, without quotes or backslashes."
-            )
-
-
 def process(params: MultiDict[str, str], *, login_after: str | None = None) -> Any:
     """Run one authorization request: validate, sign in or step up, ask consent, issue a code."""
     server = _server()
     user: User | None = current_user if current_user.is_authenticated else None
     try:
-        _check_echoed(params)
+        check_echoed(params)
         grant = server.get_consent_grant(request=oauth_request(params), end_user=user)
-        if "request" in params:
-            raise RequestNotSupported(redirect_uri=grant.redirect_uri)
-        if "request_uri" in params:
-            raise RequestUriNotSupported(redirect_uri=grant.redirect_uri)
-        max_age = _max_age(params, grant)
-        _check_lengths(params, grant)
+        max_age = check_request(params, grant)
     except OAuth2Error as error:
         return _error(error, params)
 
     client: OAuthClient = grant.client
     prompts = set((params.get("prompt") or "").split())
-    auth_time, amr = _session_auth()
+    auth_time, amr = session_auth()
     current = now()
     # A login since the request was kept: the marker set below is wiped by every login
     # (complete_login clears the session); times alone cannot tell with equal or skewed clocks.
@@ -261,7 +204,7 @@ def process(params: MultiDict[str, str], *, login_after: str | None = None) -> A
         # No second factor to offer: continue at the level reached (acr says which).
 
     scope = grant.request.payload.scope or ""
-    if "consent" in prompts or not _consented(user, client, scope):
+    if "consent" in prompts or not consented(user, client, scope):
         if "none" in prompts:
             return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri), params)
         rid = remember(params, login_after=login_after, client=client.name)

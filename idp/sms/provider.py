@@ -91,6 +91,9 @@ class SmsProvider(abc.ABC):
     options_form: ClassVar[type[OptionsForm]] = OptionsForm
     #: Where an admin finds help for this provider (shown in the panel).
     docs_url: ClassVar[str | None] = None
+    #: True for a provider that only pretends to send (for development and demos): the admin
+    #: panel warns when a verifier uses it while Poort is not in dev mode.
+    delivers_nothing: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any], context: ProviderContext | None = None) -> None:
         """Bind validated options (secrets decrypted) and Poort's seams; open no connection yet."""

@@ -43,6 +43,7 @@ class ConsoleProvider(SmsProvider):
     title = "Console (demo, delivers nothing)"
     _title_text = lazy_gettext("Console (demo, delivers nothing)")  # for the catalogues
     options_form = ConsoleOptions
+    delivers_nothing = True
 
     def send(self, message: SmsMessage) -> SmsReceipt:
         message_id = secrets.token_hex(8)

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from examples.demo_app import create_demo_app
-from idp.cli_oidc import register_demo_client
+from idp.cli.demo import register_demo_client
 from idp.clock import system_clock
 from tests.browser.support import PHONE
 from tests.oidc.live import LiveServer

@@ -40,7 +40,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from idp import create_app
-from idp.cli import ensure_instance
+from idp.cli.init import ensure_instance
 from idp.config import SECRET_KEY_FILE
 from idp.extensions import db
 from idp.models import Authenticator, User

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from examples.demo_app import create_demo_app
 from idp.auth import credentials
-from idp.cli_oidc import register_demo_client
+from idp.cli.demo import register_demo_client
 from idp.clock import system_clock
 from idp.extensions import db
 from idp.models import OAuthToken, User

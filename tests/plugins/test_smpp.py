@@ -13,7 +13,8 @@ from idp.sms import ProviderContext, SmsConfigurationError, SmsRecipientError, S
 from idp.sms.pool import ConnectionPool
 from idp.sms.reports import DeliveryReport
 from idp_sms_providers import smpp as smpp_module
-from idp_sms_providers.smpp import SmppProvider, encode, parse_receipt, sender_address
+from idp_sms_providers.smpp import SmppProvider
+from idp_sms_providers.smpp_messages import encode, parse_receipt, sender_address
 from tests.fakes import smsc
 from tests.fakes.fixtures import TEXT, message
 from tests.fakes.smsc import SmscFake, decode_gsm

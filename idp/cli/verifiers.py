@@ -1,5 +1,4 @@
-"""CLI for verifiers (``poort verifier ...``), test messages (``poort sms test``) and the
-rotation of the key that seals their credentials (``poort rotate-secret-key``).
+"""``poort verifier ...``: configure, test, enable and delete the verifiers that send codes.
 
 Every change goes through :mod:`idp.verification.verifiers`, so the command line refuses what
 the admin panel refuses, with the same messages; every change writes an audit event.
@@ -7,26 +6,18 @@ the admin panel refuses, with the same messages; every change writes an audit ev
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from idp.cli_authenticators import _parse_options
-from idp.errors import ConfigError, IdpError, InvalidInput, NotFound
+from idp.cli.common import attempts_since, fail, last_log_id, parse_options
+from idp.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from idp.models import User, Verifier
     from idp.verification.resolution import Resolution
-
-
-def _fail(exc: IdpError) -> click.ClickException:
-    field = getattr(exc, "field", None)
-    return click.ClickException(f"{field}: {exc.message}" if field else exc.message)
 
 
 def _verifier(name: str) -> Verifier:
@@ -79,9 +70,6 @@ def _record(action: str, row: Verifier, before: dict[str, Any] | None) -> None:
     audit.record(action, f"verifier:{row.name}", before=before, after=public_view(row))
 
 
-# -- poort verifier ---------------------------------------------------------------------------
-
-
 @click.group("verifier")
 def verifier_group() -> None:
     """Configure the verifiers that deliver codes by SMS."""
@@ -89,7 +77,9 @@ def verifier_group() -> None:
 
 @verifier_group.command("add")
 @click.argument("name")
-@click.option("--provider", required=True, help="Plugin id of the SMS provider, e.g. spryng.")
+@click.option(
+    "--provider", required=True, help="Plugin id of the SMS provider (see `poort plugins`)."
+)
 @click.option("--sender", required=True, help="Sender: at most 11 letters/digits, or a number.")
 @click.option("--title", default="", help="Shown to admins; default: the provider's name.")
 @click.option("--price", default="0", show_default=True, help="Price per SMS segment.")
@@ -120,7 +110,7 @@ def add_command(
     from idp.options import OptionsInvalid
     from idp.verification import verifiers
 
-    options = _parse_options(option_pairs)
+    options = parse_options(option_pairs)
     for key in secret_names:
         options[key] = click.prompt(key, hide_input=True)
     fields = {
@@ -136,7 +126,7 @@ def add_command(
         row, _ = verifiers.save(None, fields, options)
     except InvalidInput as exc:
         db.session.rollback()
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     except OptionsInvalid as exc:
         db.session.rollback()
         raise click.ClickException(f"invalid options: {exc}") from exc
@@ -191,32 +181,6 @@ def _admin(username: str | None) -> User:
     return admin
 
 
-def _attempts_since(last_id: int) -> list[str]:
-    """The message-log rows written after *last_id*, one line each."""
-    from idp.extensions import db
-    from idp.models import SmsLogEntry
-
-    lines = []
-    rows = db.session.scalars(
-        select(SmsLogEntry).where(SmsLogEntry.id > last_id).order_by(SmsLogEntry.id)
-    )
-    for number, row in enumerate(rows, start=1):
-        if row.status == "failed":
-            raw = f" {row.raw_code}" if row.raw_code else ""
-            detail = f"{row.error_class}{raw}: {row.error_message or row.raw_meaning or ''}"
-        else:
-            detail = f"message id {row.provider_message_id or '-'}"
-        lines.append(f"  {number}. {row.verifier_name} ({row.provider}): {row.status}, {detail}")
-    return lines
-
-
-def _last_log_id() -> int:
-    from idp.extensions import db
-    from idp.models import SmsLogEntry
-
-    return db.session.scalar(select(func.max(SmsLogEntry.id))) or 0
-
-
 @verifier_group.command("test")
 @click.argument("name")
 @click.argument("number")
@@ -233,13 +197,13 @@ def test_command(name: str, number: str, username: str | None) -> None:
 
     row = _verifier(name)
     admin = _admin(username)
-    since = _last_log_id()
+    since = last_log_id()
     try:
         challenge = confirmation.send_test_code(row, number, admin)
     except (InvalidInput, RateLimited) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     except SmsError as exc:
-        for line in _attempts_since(since):
+        for line in attempts_since(since):
             click.echo(line)
         raise click.ClickException(f"The test code was not sent: {exc.message}") from exc
     phone = challenge.context.get("phone")
@@ -253,7 +217,7 @@ def test_command(name: str, number: str, username: str | None) -> None:
             if exc.field == "code" and "digits" in exc.message:
                 click.echo(exc.message)
                 continue
-            raise _fail(exc) from exc
+            raise fail(exc) from exc
         if result.ok:
             break
         if result.outcome is Outcome.WRONG:
@@ -363,187 +327,3 @@ def delete_command(name: str) -> None:
     for authenticator in users:
         click.echo(f"Warning: authenticator {authenticator} names {name} and cannot send SMS now.")
     click.echo(_explain_default())
-
-
-# -- poort sms test --------------------------------------------------------------------------
-
-
-@click.group("sms")
-def sms_group() -> None:
-    """Send SMS from the command line."""
-
-
-@sms_group.command("test")
-@click.argument("verifier")
-@click.argument("number")
-@click.option("--text", default=None, help="The message; default: a short test text.")
-@with_appcontext
-def sms_test_command(verifier: str, number: str, text: str | None) -> None:
-    """Send a test message through VERIFIER (and its fallbacks) to NUMBER."""
-    from idp import state
-    from idp.phone import mask, normalise
-    from idp.sms.encoding import segments
-    from idp.sms.errors import SmsError
-    from idp.verification import delivery
-    from idp.verification.challenges import Purpose
-    from idp.verification.resolution import resolve
-
-    settings = state.current().settings
-    try:
-        phone = normalise(number, settings.default_region)
-    except InvalidInput as exc:
-        raise _fail(exc) from exc
-    resolution = resolve(verifier)
-    if not resolution.available:
-        raise click.ClickException(f"Not sent: {resolution.reason}")
-    text = text or f"Test message from {settings.site_name}: SMS delivery works."
-    since = _last_log_id()
-    try:
-        delivered = delivery.send(
-            resolution, recipient=phone, text=text, purpose=Purpose.ADMIN_TEST
-        )
-    except SmsError as exc:
-        for line in _attempts_since(since):
-            click.echo(line)
-        raise click.ClickException(f"Not sent to {mask(phone)}: {exc.message}") from exc
-    for line in _attempts_since(since):
-        click.echo(line)
-    entry = delivered.entry
-    info = segments(text)
-    click.echo(
-        f"Sent to {entry.recipient_masked} through {entry.verifier_name} ({entry.provider}) "
-        f"after {delivered.attempts} attempt(s): message id {entry.provider_message_id or '-'}, "
-        f"{entry.segments} segment(s) {info.encoding}, cost {entry.cost} {entry.currency}."
-    )
-
-
-# -- poort rotate-secret-key -----------------------------------------------------------------
-
-
-def _write_keys(path: Path, keys: list[str]) -> None:
-    """Replace the key file in one step (readable by its owner only): never half-written."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret.keys.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(f"{key}\n" for key in keys))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _key_list(keys: list[str]) -> str:
-    if "IDP_SECRET_KEYS" in os.environ:
-        return f"IDP_SECRET_KEYS={','.join(keys)}"
-    quoted = ", ".join(f'"{key}"' for key in keys)
-    return f"secret_keys = [{quoted}]   # in poort.toml"
-
-
-@click.command("rotate-secret-key")
-@click.option(
-    "--drop-old",
-    is_flag=True,
-    help="After re-encrypting, keep only the newest key (old keys then open nothing).",
-)
-@click.option(
-    "--reencrypt-only",
-    is_flag=True,
-    help="Make no new key: re-encrypt every secret under the newest key already configured.",
-)
-@with_appcontext
-def rotate_secret_key_command(drop_old: bool, reencrypt_only: bool) -> None:
-    """Make a new key for secrets at rest and re-encrypt every secret under it.
-
-    With instance/secret.keys: the new key is written first in the file, the old ones after it
-    (so old secrets stay readable), and every secret is re-encrypted in one transaction.
-    With IDP_SECRET_KEYS (or secret_keys in poort.toml): the new key list is printed to put
-    there; once every Poort process runs with it, `--reencrypt-only` re-encrypts the secrets.
-    Restart every Poort process afterwards: they read the keys at start-up.
-    """
-    from idp import state
-    from idp.extensions import db
-    from idp.security import audit, key_rotation
-    from idp.security.secret_box import KEYS_FILE, SecretBox, new_key, read_keys
-
-    s = state.current()
-    configured = list(s.settings.secret_keys)
-    path = s.settings.instance_path / KEYS_FILE
-    old_keys = configured or read_keys(s.settings.instance_path)
-    if not old_keys:
-        raise click.ClickException(
-            f"There is no {path} and IDP_SECRET_KEYS is not set: no key to rotate. "
-            "Run `poort init` to create one."
-        )
-
-    if configured and not reencrypt_only:
-        if drop_old:
-            raise click.ClickException(
-                "--drop-old needs the secrets re-encrypted under the new key first: set the new "
-                "key list, restart Poort, then run `poort rotate-secret-key --reencrypt-only "
-                "--drop-old`."
-            )
-        click.echo("The keys come from the configuration, not from a file. Set:\n")
-        click.echo(f"  {_key_list([new_key(), *old_keys])}\n")
-        click.echo(
-            "then restart every Poort process and run `poort rotate-secret-key --reencrypt-only` "
-            "to re-encrypt the secrets under the new key (add --drop-old to retire the old keys). "
-            "Nothing was changed yet."
-        )
-        return
-
-    keys = old_keys if reencrypt_only else [new_key(), *old_keys]
-    box = SecretBox(keys)
-    try:
-        count = key_rotation.reencrypt(box)
-        audit.record(
-            "secrets.rotate",
-            "secret_keys",
-            after={"reencrypted": count, "new_key": not reencrypt_only, "keys": len(keys)},
-        )
-        db.session.flush()
-        if not configured and not reencrypt_only:
-            _write_keys(path, keys)
-    except (ConfigError, OSError) as exc:
-        db.session.rollback()
-        raise click.ClickException(f"Nothing was rotated: {exc}") from exc
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        if not configured and not reencrypt_only:
-            _write_keys(path, old_keys)  # the database still holds the old tokens
-        raise
-    s.secret_box = box
-    click.echo(f"Re-encrypted {count} secret(s) under the newest key.")
-
-    if drop_old:
-        newest = SecretBox(keys[:1])
-        # Read back from the database: a process still on the old keys may have written since.
-        db.session.expire_all()
-        left = key_rotation.unreadable(newest)
-        if left:
-            raise click.ClickException(
-                "Not dropping the old keys: these secrets are not under the newest key yet: "
-                + ", ".join(map(str, left))
-                + ". Run the command again."
-            )
-        if configured:
-            click.echo("Every secret opens with the newest key alone. Set:\n")
-            click.echo(f"  {_key_list(keys[:1])}\n")
-            click.echo("and restart every Poort process.")
-            return
-        _write_keys(path, keys[:1])
-        s.secret_box = newest
-        audit.record("secrets.drop_old_keys", "secret_keys", after={"dropped": len(keys) - 1})
-        db.session.commit()
-        click.echo(f"Dropped {len(keys) - 1} old key(s) from {path}.")
-    elif not configured and not reencrypt_only:
-        click.echo(
-            f"{path} now holds the new key first and {len(old_keys)} old key(s) after it. Once "
-            "every Poort process was restarted, retire the old keys with "
-            "`poort rotate-secret-key --reencrypt-only --drop-old`."
-        )
-    click.echo("Restart every Poort process so it reads the keys.")

@@ -1,22 +1,15 @@
-"""CLI for relying applications (``poort client ...``) and signing keys (``poort keys ...``),
-and the demo relying app's registration used by ``poort demo``."""
+"""``poort client ...``: register, list and remove relying applications (OIDC clients)."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from idp.cli.common import fail
 from idp.errors import InvalidInput, NotFound
-
-DEMO_CLIENT_NAME = "Demo app"
-DEMO_APP_URL = "http://127.0.0.1:5001/"
-DEMO_CREDENTIALS_FILE = "demo_app.json"
 
 
 def _client(client_id: str) -> Any:
@@ -90,7 +83,7 @@ def client_add_command(
             },
         )
     except InvalidInput as exc:
-        raise click.ClickException(f"{exc.field}: {exc.message}") from exc
+        raise fail(exc) from exc
     audit.record("client.create", f"client:{row.client_id}", after=clients.public_view(row))
     db.session.commit()
     click.echo(f"Registered {row.name}.")
@@ -162,129 +155,3 @@ def client_delete_command(client_id: str) -> None:
     clients.delete_client(row)
     db.session.commit()
     click.echo(f"Deleted {name} ({client_id}).")
-
-
-# -- signing keys ---------------------------------------------------------------------------
-
-
-@click.group("keys")
-def keys_group() -> None:
-    """Token signing keys: rotate and list."""
-
-
-@keys_group.command("rotate")
-@click.option(
-    "--alg",
-    type=click.Choice(["RS256", "ES256"]),
-    default=None,
-    help="Algorithm of the new key (default: the signing_alg setting).",
-)
-@with_appcontext
-def keys_rotate_command(alg: str | None) -> None:
-    """Make a new signing key; the old one stays published until its tokens expired."""
-    from idp.extensions import db
-    from idp.oidc import keys
-    from idp.security import audit
-
-    old = [row.kid for row in keys.published_keys() if row.retired_at is None]
-    row = keys.create_key(alg)
-    audit.record("keys.rotate", f"key:{row.kid}", before={"active": old}, after={"kid": row.kid})
-    db.session.commit()
-    click.echo(f"New signing key {row.kid} ({row.alg}) signs from now on.")
-    hours = int(keys.KEEP_RETIRED.total_seconds() // 3600)
-    for kid in old:
-        click.echo(f"Retired {kid}: it stays in the JWKS for {hours} hours.")
-
-
-@keys_group.command("list")
-@with_appcontext
-def keys_list_command() -> None:
-    """List signing keys: the active one and the retired ones still published."""
-    from idp import state
-    from idp.extensions import db
-    from idp.models import SigningKey
-    from idp.oidc import keys
-
-    published = {row.kid for row in keys.published_keys()}
-    rows = db.session.scalars(select(SigningKey).order_by(SigningKey.created_at.desc())).all()
-    if not rows:
-        click.echo("No signing keys yet; one is made on first use, or run `poort keys rotate`.")
-    now = state.current().clock()
-    for row in rows:
-        if row.retired_at is None:
-            status = "active (signs)"
-        elif row.kid in published:
-            until = row.retired_at + keys.KEEP_RETIRED
-            status = f"retired, published until {until:%Y-%m-%d %H:%M} UTC"
-        else:
-            status = "retired, no longer published"
-        age = now - row.created_at
-        click.echo(
-            f"{row.kid}  {row.alg}  created {row.created_at:%Y-%m-%d %H:%M} UTC "
-            f"({age.days} d ago)  {status}"
-        )
-
-
-# -- the demo relying app ------------------------------------------------------------------
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write *path* readable by its owner only (also when it existed with wider rights)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def register_demo_client(instance_path: Path, app_url: str = DEMO_APP_URL) -> dict[str, str]:
-    """Create or update the first-party "Demo app" client, give it a new secret, and write
-    ``instance/demo_app.json`` (mode 0600) for ``examples/demo_app``. Needs an app context.
-
-    *app_url* is where the demo app runs (``http://127.0.0.1:5001/``; tests use another port):
-    its ``callback`` is the redirect URI and the URL itself the post-logout URI.
-    """
-    redirect_uri = app_url + "callback"
-    from idp import state
-    from idp.extensions import db
-    from idp.models import OAuthClient
-    from idp.oidc import clients
-    from idp.security import audit
-
-    row = db.session.scalar(
-        select(OAuthClient)
-        .where(OAuthClient.name == DEMO_CLIENT_NAME, OAuthClient.public.is_(False))
-        .order_by(OAuthClient.id)
-        .limit(1)
-    )
-    before = clients.public_view(row) if row is not None else None
-    row, secret = clients.save(
-        row,
-        {
-            "name": DEMO_CLIENT_NAME,
-            "public": False,
-            "redirect_uris": [redirect_uri],
-            "post_logout_redirect_uris": [app_url],
-            "scopes": "openid profile email phone offline_access",
-            "first_party": True,
-            "require_pkce": True,
-        },
-    )
-    row.enabled = True
-    if secret is None:
-        secret = clients.reset_secret(row)
-    audit.record(
-        "client.create" if before is None else "client.update",
-        f"client:{row.client_id}",
-        before=before,
-        after=clients.public_view(row),
-    )
-    db.session.commit()
-    credentials = {
-        "issuer": state.settings().issuer,
-        "client_id": row.client_id,
-        "client_secret": secret,
-        "redirect_uri": redirect_uri,
-    }
-    instance_path.mkdir(parents=True, exist_ok=True)
-    _write_private(instance_path / DEMO_CREDENTIALS_FILE, json.dumps(credentials, indent=2) + "\n")
-    return credentials

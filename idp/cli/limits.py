@@ -1,8 +1,9 @@
-"""CLI for abuse protection (``poort limits ...``): show and set the limits, reset a spent
-budget, unlock an account, lift a prefix block.
+"""``poort limits ...``: show and set the limits, reset a spent budget, unlock an account,
+lift a prefix block.
 
-Values are checked by :func:`idp.abuse.limits.parse`, as in the admin panel: one bad value and
-nothing is saved. Every change writes an audit event (actor ``cli``) and is committed.
+Values are checked and saved by :func:`idp.abuse.limit_changes.update`, as in the admin panel:
+one bad value and nothing is saved. Every change writes an audit event (actor ``cli``) and is
+committed.
 """
 
 from __future__ import annotations
@@ -53,29 +54,19 @@ def _pairs(assignments: tuple[str, ...]) -> dict[str, str]:
 @with_appcontext
 def limits_set_command(assignments: tuple[str, ...]) -> None:
     """Set one or more limits: `poort limits set number_per_hour=10 global_per_day=500`."""
-    from idp.abuse import limits
+    from idp.abuse import limit_changes
     from idp.extensions import db
-    from idp.security import audit
 
-    values, errors = limits.parse(_pairs(assignments))
-    if errors:
-        lines = [f"{name}: {message}" for name, message in errors.items()]
+    result = limit_changes.update(_pairs(assignments))
+    if result.errors:
+        lines = [f"{name}: {message}" for name, message in result.errors.items()]
         raise click.ClickException("nothing saved.\n" + "\n".join(lines))
-    before = limits.current()
-    changed = [name for name in limits.LIMITS if before[name] != values[name]]
-    if not changed:
+    if not result.changed:
         click.echo("Nothing changed.")
         return
-    limits.save(values)
-    audit.record(
-        "limits.update",
-        "abuse_limits",
-        before={name: before[name] for name in changed},
-        after={name: values[name] for name in changed},
-    )
     db.session.commit()
-    for name in changed:
-        click.echo(f"{name}: {before[name]} -> {values[name]}")
+    for name, (old, new) in result.changed.items():
+        click.echo(f"{name}: {old} -> {new}")
 
 
 @limits_group.command("reset-budget")
