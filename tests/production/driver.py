@@ -93,7 +93,11 @@ class Driver:
             sent = self.post(browser, "/m/sms/sms/login", {"phone": phone})
             if sent is None or sent.status_code != 303:
                 return False
-            code = read_code(phone)
+            # The text goes out after the answer (as a person's phone gets it a moment later):
+            # wait for it, bounded.
+            deadline = time.monotonic() + 10
+            while (code := read_code(phone)) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
             if code is None:
                 return False
             page = "/m/sms/sms/login/code"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from idp.cli import ensure_instance
+from idp.cli.init import ensure_instance
 from tests.production.services import free_port
 
 POORT = Path(sys.executable).parent / "poort"
