@@ -226,8 +226,8 @@ def test_command(name: str, number: str, username: str | None) -> None:
     """Send a test code through verifier NAME alone to NUMBER; type it back to confirm NAME."""
     from idp.errors import RateLimited
     from idp.extensions import db
-    from idp.phone import mask
     from idp.sms.errors import SmsError
+    from idp.sms.phone import mask
     from idp.verification import challenges, confirmation
     from idp.verification.challenges import Outcome
 
@@ -381,10 +381,10 @@ def sms_group() -> None:
 def sms_test_command(verifier: str, number: str, text: str | None) -> None:
     """Send a test message through VERIFIER (and its fallbacks) to NUMBER."""
     from idp import state
-    from idp.phone import mask, normalise
     from idp.sms.encoding import segments
     from idp.sms.errors import SmsError
-    from idp.verification import delivery
+    from idp.sms.phone import mask, normalise
+    from idp.verification import dispatch
     from idp.verification.challenges import Purpose
     from idp.verification.resolution import resolve
 
@@ -399,7 +399,7 @@ def sms_test_command(verifier: str, number: str, text: str | None) -> None:
     text = text or f"Test message from {settings.site_name}: SMS delivery works."
     since = _last_log_id()
     try:
-        delivered = delivery.send(
+        delivered = dispatch.send(
             resolution, recipient=phone, text=text, purpose=Purpose.ADMIN_TEST
         )
     except SmsError as exc:

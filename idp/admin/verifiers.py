@@ -23,14 +23,14 @@ from idp.errors import InvalidInput, RateLimited
 from idp.extensions import db
 from idp.models import Authenticator, Challenge, SmsLogEntry, User, Verifier
 from idp.options import OptionsInvalid, bind_form, secret_names
-from idp.phone import mask, normalise
 from idp.security import audit
+from idp.security.derived_keys import phone_hash
 from idp.sms.errors import SmsError
+from idp.sms.phone import mask, normalise
 from idp.sms.provider import SmsProvider
 from idp.verification import confirmation, delivery_reports, message_log
 from idp.verification import verifiers as store
 from idp.verification.challenges import Purpose
-from idp.verification.keys import phone_hash
 from idp.verification.resolution import resolve
 
 #: The provider that delivers nothing; the panel warns when it is used outside dev mode.

@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, UNDELIVERED
-from idp.verification.keys import phone_hash
+from idp.security.derived_keys import phone_hash
 
 #: Statuses that count as success in the health figures.
 SUCCESS = (ACCEPTED, DELIVERED)

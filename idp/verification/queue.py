@@ -1,7 +1,7 @@
 """Queued sending (``sms_queue = "redis"``): the request enqueues, ``poort worker`` texts.
 
 The code request returns as soon as the job is in Redis; a worker sends it through the same
-:func:`idp.verification.delivery.send` as inline sending (one message-log row per attempt,
+:func:`idp.verification.dispatch.send` as inline sending (one message-log row per attempt,
 per-verifier budgets). A known number and an unknown one (withheld, never sent) then take the
 same time to answer: neither waits for a provider.
 
@@ -12,7 +12,7 @@ code. Jobs are JSON, never pickles, so whoever can write to Redis cannot run cod
 worker. A finished job is deleted at once; a failed one, with its sealed token, after an hour.
 
 **Exactly once per channel.** Before a channel is tried, its key is added to ``begun`` in the
-challenge's context and committed; :func:`delivery.send` then logs the attempt. A retry (the job
+challenge's context and committed; :func:`dispatch.send` then logs the attempt. A retry (the job
 raised, or its worker died and RQ re-queued the abandoned job) skips every begun channel. One
 without a row in the message log was cut off mid-send: the provider may have taken the message
 or not, so it gets a row ``interrupted`` and is never tried again; the next channel is. A
@@ -52,11 +52,11 @@ from idp.abuse.errors import SendingPaused
 from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, Verifier
 from idp.models.sms_log import FAILED
-from idp.phone import mask
+from idp.security.derived_keys import phone_hash
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsNotSent, SmsRecipientError
-from idp.verification import challenges, delivery
-from idp.verification.keys import phone_hash
+from idp.sms.phone import mask
+from idp.verification import challenges, dispatch
 from idp.verification.resolution import Channel, Resolution, channel_for
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ def deliver(challenge_id: int, job: dict[str, Any]) -> str:
             metrics.sms_failover()
         tried += 1
         try:
-            delivery.send(
+            dispatch.send(
                 Resolution((channel,), job.get("source")),
                 recipient=recipient,
                 text=text,
@@ -291,7 +291,7 @@ def deliver(challenge_id: int, job: dict[str, Any]) -> str:
         except SmsRecipientError:
             return _finish(challenge_id, NOT_SENT)
         except (SmsError, SendingPaused):
-            continue  # logged by delivery.send; on to the next channel
+            continue  # logged by dispatch.send; on to the next channel
         return _finish(challenge_id, SENT)
     if not tried and not entries:
         _note(

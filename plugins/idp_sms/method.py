@@ -18,7 +18,7 @@ from idp.extensions import db
 from idp.i18n import translated
 from idp.models import User, Verifier
 from idp.options import OptionsForm
-from idp.phone import mask
+from idp.sms.phone import mask
 from idp.verification.resolution import Resolution, resolve
 from idp_sms.blueprint import bp
 from idp_sms.numbers import example_number, parse_regions
