@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,9 +13,8 @@ from idp.auth.method import AuthMethod, Role
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Authenticator
+from idp.models.base import SLUG
 from idp.options import open_options, validate_options
-
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 def all_authenticators() -> list[Authenticator]:

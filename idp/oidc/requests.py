@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
-from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
-from flask import session
 from werkzeug.datastructures import MultiDict
 
-from idp.oidc.server import issuer, now
+from idp.auth.pending import MAX_PARAMS, PENDING_KEY, forget, recall, remember
+from idp.oidc.server import issuer
 
-PENDING_KEY = "oidc_pending"
-MAX_PARAMS = 40
+__all__ = [
+    "MAX_PARAMS",
+    "PENDING_KEY",
+    "ParamsPayload",
+    "forget",
+    "oauth_request",
+    "recall",
+    "remember",
+]
 
 
 class ParamsPayload(OAuth2Payload):
@@ -39,26 +44,3 @@ def oauth_request(params: MultiDict[str, str]) -> OAuth2Request:
     request = OAuth2Request("GET", f"{issuer()}/oauth/authorize")
     request.payload = ParamsPayload(params)
     return request
-
-
-def remember(params: MultiDict[str, str], **extra: Any) -> str:
-    """Keep *params* for after the login; returns the id of the kept request."""
-    rid = secrets.token_urlsafe(12)
-    session[PENDING_KEY] = {
-        "id": rid,
-        "params": list(params.items(multi=True))[: MAX_PARAMS * 4],
-        "at": now().isoformat(),
-        **extra,
-    }
-    return rid
-
-
-def recall() -> tuple[MultiDict[str, str], dict[str, Any]] | None:
-    data = session.get(PENDING_KEY)
-    if not data:
-        return None
-    return MultiDict(data["params"]), data
-
-
-def forget() -> None:
-    session.pop(PENDING_KEY, None)
