@@ -236,7 +236,7 @@ HOOKS = {
 # -- poort serve ----------------------------------------------------------------------------
 
 
-class PoortApplication(BaseApplication):  # type: ignore[misc]
+class PoortApplication(BaseApplication):
     """Gunicorn serving ``idp.create_app()``, configured without a config file."""
 
     def __init__(

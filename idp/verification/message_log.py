@@ -87,7 +87,7 @@ class LogFilter:
         return where
 
 
-def entries(log_filter: LogFilter) -> Select[tuple[SmsLogEntry]]:
+def entries(log_filter: LogFilter) -> Select[SmsLogEntry]:
     """The filtered rows, newest first."""
     return (
         select(SmsLogEntry)
@@ -144,7 +144,7 @@ def totals(log_filter: LogFilter, by: str | None = None) -> list[Total]:
         )
         rows = [(None, *row) for row in db.session.execute(stmt)]
     else:
-        key = DIMENSIONS[by]().label("key")
+        key: ColumnElement[Any] = DIMENSIONS[by]().label("key")
         stmt = (
             select(key, SmsLogEntry.currency, *columns)
             .where(*where)
