@@ -14,7 +14,7 @@ from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Authenticator
 from idp.models.base import SLUG
-from idp.options import open_options, validate_options
+from idp.options import open_options, public_options, validate_options
 
 
 def all_authenticators() -> list[Authenticator]:
@@ -110,8 +110,6 @@ def create_authenticator(
 
 def public_view(row: Authenticator) -> Mapping[str, Any]:
     """The row without secrets, for audit entries."""
-    from idp.options import public_options
-
     return {
         "name": row.name,
         "method": row.method,
