@@ -29,6 +29,7 @@ from flask import Blueprint, Flask, Response, request
 from flask_babel import gettext
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
 
 from idp import site_settings, state
 from idp.extensions import db
@@ -238,7 +239,7 @@ def put(value: dict[str, str], *, actor_id: int | None) -> dict[str, str]:
 
 
 @bp.get("/brand.css")
-def stylesheet() -> Response:
+def stylesheet() -> BaseResponse:
     """``:root{--brand:#...}``: public, cached briefly, with the value's ETag."""
     brand = current()
     response = Response(brand.stylesheet, mimetype="text/css")

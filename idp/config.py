@@ -250,7 +250,7 @@ def _check(key: str, value: Any, where: str) -> Any:
         raise ConfigError(
             f"{where}: {key} must be {expected.__name__}, not {type(value).__name__}", setting=key
         )
-    if expected is list and not all(isinstance(item, str) for item in value):
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
         raise ConfigError(f"{where}: {key} must be a list of strings", setting=key)
     if option.check is not None:
         try:

@@ -65,6 +65,7 @@ def error_response(
     status: int, code: str, message: str, retry_after: int | None = None
 ) -> Response:
     message = str(message)  # a lazy text becomes the person's language here
+    response: Response
     if wants_json():
         response = jsonify(error=code, message=message)
     else:

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, has_request_context, redirect, request, sess
 from flask_babel import Babel, get_locale, gettext
 from werkzeug.wrappers import Response
 
+from idp.extensions import csrf
 from idp.resources import resource_dir
 from idp.security.redirects import safe_next
 
@@ -67,8 +68,6 @@ def init_app(app: Flask) -> None:
         locale_selector=select_language,
         default_translation_directories=str(resource_dir("translations")),
     )
-    from idp.extensions import csrf
-
     csrf.exempt(choose)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(languages=LANGUAGES, current_language=current_language)

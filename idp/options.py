@@ -9,7 +9,7 @@ are never rendered back, and keep their stored value when submitted empty.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -19,7 +19,8 @@ from wtforms import Form, PasswordField
 from wtforms.fields import BooleanField
 from wtforms.meta import DefaultMeta
 
-from idp.security.secret_box import SecretBox
+if TYPE_CHECKING:
+    from idp.security.secret_box import SecretBox
 
 #: How a stored secret is told apart from a plain string in the options JSON.
 SEALED = "$sealed"

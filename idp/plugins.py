@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
+from idp.abuse.human_check import GROUP as HUMAN_CHECK_GROUP
 from idp.auth.method import AuthMethod
 from idp.sms.provider import SmsProvider
 
@@ -25,7 +26,7 @@ AUTH_METHODS = "idp.auth_methods"
 SMS_PROVIDERS = "idp.sms_providers"
 #: The base class every plugin of a group must extend.
 GROUPS: dict[str, type] = {AUTH_METHODS: AuthMethod, SMS_PROVIDERS: SmsProvider}
-HUMAN_CHECKS = "idp.human_checks"
+HUMAN_CHECKS = HUMAN_CHECK_GROUP
 #: Every group; human checks have no base class: they are checked by their attributes.
 ALL_GROUPS = (AUTH_METHODS, SMS_PROVIDERS, HUMAN_CHECKS)
 SUPPORTED_API_VERSIONS = frozenset({1})
@@ -106,8 +107,12 @@ def contract_problem(cls: object, group: str, plugin_id: str) -> str | None:
     if name != plugin_id:
         return f"{cls.__name__}.name is {name!r}, but the entry point is named {plugin_id!r}"
     if group == AUTH_METHODS:
-        endpoints = getattr(cls, "sign_in_endpoints", frozenset())
-        if isinstance(endpoints, str) or not all(isinstance(e, str) for e in endpoints):
+        endpoints: object = getattr(cls, "sign_in_endpoints", frozenset())
+        if (
+            isinstance(endpoints, str)
+            or not isinstance(endpoints, Iterable)
+            or not all(isinstance(e, str) for e in endpoints)
+        ):
             return f"{cls.__name__}.sign_in_endpoints must be a set of endpoint names"
     version = getattr(cls, "api_version", None)
     if version not in SUPPORTED_API_VERSIONS:

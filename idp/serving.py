@@ -247,7 +247,7 @@ HOOKS = {
 # -- poort serve ----------------------------------------------------------------------------
 
 
-class PoortApplication(BaseApplication):  # type: ignore[misc]
+class PoortApplication(BaseApplication):
     """Gunicorn serving ``idp.create_app()``, configured without a config file."""
 
     def __init__(
@@ -278,7 +278,8 @@ class PoortApplication(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from idp import create_app, shedding
+        from idp import shedding
+        from idp.app import create_app
 
         # The load shedder derives its limit from the threads of this worker (gthread only).
         threaded = self.cfg.worker_class_str == "gthread"
@@ -305,7 +306,7 @@ def serve(bind: Sequence[str] = (), workers: int | None = None, threads: int | N
 
     :raises ConfigError: when Poort's settings or the serving variables are invalid.
     """
-    from idp import create_app
+    from idp.app import create_app
 
     prepare_metrics_dir(instance_path_default())
     try:

@@ -9,15 +9,17 @@ from typing import TYPE_CHECKING
 import requests
 from flask import current_app
 
-from idp.clock import Clock
-from idp.config import Settings
-from idp.plugins import Registry
-from idp.security.passwords import Passwords
-from idp.security.secret_box import SecretBox
 from idp.sms.pool import ConnectionPool
 
+# The container holds objects of every layer, which create_app() makes and hands in; it names
+# their types for the type checker only, so importing it loads no service (docs/architecture.md).
 if TYPE_CHECKING:
     from idp.abuse.store import CounterStore
+    from idp.clock import Clock
+    from idp.config import Settings
+    from idp.plugins import Registry
+    from idp.security.passwords import Passwords
+    from idp.security.secret_box import SecretBox
     from idp.verification.resolution import Channel
 
 

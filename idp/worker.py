@@ -46,7 +46,7 @@ except ImportError:  # pragma: no cover - exercised without the extra only
     SimpleWorker = object  # type: ignore[assignment,misc]
 
 
-class PoortWorker(SimpleWorker):  # type: ignore[misc,valid-type]
+class PoortWorker(SimpleWorker):
     """An RQ worker that runs each job, and its maintenance, inside the app."""
 
     def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:

@@ -32,7 +32,7 @@ from idp.abuse.sending import SendRequest, admit
 from idp.extensions import db
 from idp.models import User, UserSession
 from idp.plugins import Registry, from_classes
-from idp.verification import delivery
+from idp.verification import dispatch
 from idp.verification.resolution import Channel, Resolution
 from idp_password import PasswordMethod
 from idp_sms import SmsMethod
@@ -355,7 +355,7 @@ def test_a_failed_provider_fails_over_and_both_attempts_count(app: Flask) -> Non
     )
 
     with app.test_request_context():
-        sent = delivery.send(resolution, recipient=KNOWN, text="Your code: 123456", purpose="login")
+        sent = dispatch.send(resolution, recipient=KNOWN, text="Your code: 123456", purpose="login")
 
     assert sent.attempts == 2
     assert reading.increase() == [1.0, 1.0, 1.0, 1.0]

@@ -100,8 +100,8 @@ def _spend_alerts(spend: list[controls.Spend], verifier: str | None) -> list[Ale
 def open_alerts() -> list[Alert]:
     """Spent (or nearly spent) budgets, then every prefix blocked now."""
     found = _budget_alerts(controls.global_usage(), None, "budget", "budgets")
-    values = limits.current()
-    if values["global_cost_per_hour"] or values["global_cost_per_day"]:
+    global_limits = limits.current()
+    if global_limits["global_cost_per_hour"] or global_limits["global_cost_per_day"]:
         found += _spend_alerts(controls.global_spend(), None)
     for channel in controls.channels(enabled_only=True):
         found += _budget_alerts(

@@ -114,11 +114,11 @@ class DatabaseStore:
     def fail(self, key: str, now: datetime) -> int:
         insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(FailureCounter).values(key=key, failures=1, last_failure_at=now)
-        statement = statement.on_conflict_do_update(
+        upsert = statement.on_conflict_do_update(
             index_elements=[FailureCounter.key],
             set_={"failures": FailureCounter.failures + 1, "last_failure_at": now},
         ).returning(FailureCounter.failures)
-        count = db.session.execute(statement).scalar_one()
+        count = db.session.execute(upsert).scalar_one()
         db.session.commit()
         return int(count)
 

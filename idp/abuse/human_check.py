@@ -18,16 +18,19 @@ One instance serves every request of an app, so it keeps no per-request state on
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from flask import current_app
 from markupsafe import Markup
 
 from idp import state
 from idp.errors import ConfigError
-from idp.plugins import HUMAN_CHECKS, Plugin
 
-GROUP = HUMAN_CHECKS
+if TYPE_CHECKING:
+    from idp.plugins import Plugin
+
+#: The entry-point group of human checks; the plugin registry (a layer above) loads it.
+GROUP = "idp.human_checks"
 #: The value of ``human_check`` that switches the check off.
 OFF = "off"
 _EXTENSION = "idp.human_check"

@@ -20,7 +20,7 @@ from idp.abuse.errors import NeedsRecovery, SignInLocked
 from idp.abuse.store import Window
 from idp.extensions import db
 from idp.security import audit
-from idp.verification.keys import keyed_hash
+from idp.security.derived_keys import keyed_hash
 
 HOUR = 3600
 

@@ -37,7 +37,7 @@ from markupsafe import Markup
 
 from idp import state
 from idp.abuse.store import Window
-from idp.verification.keys import keyed_hash
+from idp.security.derived_keys import keyed_hash
 
 _CHALLENGE = re.compile(r"([0-9a-f]{32})\.([0-9]{1,12})\.([0-9]{1,3})\.([0-9a-f]{64})")
 _SOLUTION = re.compile(r"[0-9]{1,20}")

@@ -33,9 +33,9 @@ from idp.abuse.human_check import load_check
 from idp.abuse.store import Window
 from idp.extensions import db
 from idp.models import SmsLogEntry
-from idp.phone import mask
 from idp.security import audit
 from idp.security.client_ip import client_ip
+from idp.sms.phone import mask
 
 HOUR, DAY = 3600, 86400
 #: Keys of the two global budget windows (the panel shows and resets them).

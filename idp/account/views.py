@@ -17,9 +17,9 @@ from idp.auth.sessions import live_conditions, revoke_sessions
 from idp.errors import InvalidInput
 from idp.extensions import db
 from idp.models import AuditEvent, Authenticator, User, UserSession
-from idp.phone import mask
 from idp.security import audit
 from idp.security.redirects import safe_next
+from idp.sms.phone import mask
 
 #: How many sign-ins the page lists.
 RECENT_LOGINS = 10

@@ -23,11 +23,11 @@ from idp.admin import bp
 from idp.admin.pagination import paginate
 from idp.errors import InvalidInput
 from idp.models.sms_log import STATUSES
-from idp.phone import normalise
+from idp.security.derived_keys import phone_hash
+from idp.sms.phone import normalise
 from idp.verification import attempts, message_log
 from idp.verification import verifiers as store
 from idp.verification.challenges import Purpose
-from idp.verification.keys import phone_hash
 from idp.verification.message_log import LogFilter
 
 #: The query parameters of the filter form. Links (pager, CSV) carry the recipient as "rh",

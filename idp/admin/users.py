@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from werkzeug.wrappers import Response
 
-from idp import phone, state
+from idp import state
 from idp.abuse import controls
 from idp.admin import bp
 from idp.admin.pagination import paginate
@@ -17,8 +17,9 @@ from idp.auth.sessions import live_conditions, revoke_sessions
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import User, UserSession
-from idp.phone import InvalidPhoneNumber
 from idp.security import audit
+from idp.sms import phone
+from idp.sms.phone import InvalidPhoneNumber
 
 
 def _get(user_id: int) -> User:

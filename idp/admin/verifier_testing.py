@@ -16,13 +16,13 @@ from idp.admin.verifiers import delivers_nothing, signed_in_admin, target
 from idp.errors import InvalidInput, RateLimited
 from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, Verifier
-from idp.phone import mask, normalise
 from idp.security import audit
+from idp.security.derived_keys import phone_hash
 from idp.sms.errors import SmsError
+from idp.sms.phone import mask, normalise
 from idp.verification import confirmation
 from idp.verification import verifiers as store
 from idp.verification.challenges import Purpose
-from idp.verification.keys import phone_hash
 
 
 def _last_attempt(row: Verifier, recipient: str) -> SmsLogEntry | None:

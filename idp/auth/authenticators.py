@@ -6,7 +6,6 @@ and the command line alike: each checks, changes and audits; the caller commits.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +17,9 @@ from idp.auth.method import AuthMethod, Role
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Authenticator
-from idp.options import open_options, validate_options
+from idp.models.base import SLUG
+from idp.options import open_options, public_options, validate_options
 from idp.security import audit
-
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 def all_authenticators() -> list[Authenticator]:
@@ -167,14 +165,14 @@ def password_methods() -> list[str]:
     return sorted(
         plugin.id
         for plugin in registry.auth_methods.values()
-        if "pwd" in plugin.cls.amr and Role.FIRST_FACTOR in plugin.cls.roles
+        if issubclass(plugin.cls, AuthMethod)
+        and "pwd" in plugin.cls.amr
+        and Role.FIRST_FACTOR in plugin.cls.roles
     )
 
 
 def public_view(row: Authenticator) -> Mapping[str, Any]:
     """The row without secrets, for audit entries."""
-    from idp.options import public_options
-
     return {
         "name": row.name,
         "method": row.method,

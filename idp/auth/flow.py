@@ -157,7 +157,7 @@ def enrolling_user() -> User | None:
     use a factor it has may not add another: a password alone would replace the second factor.
     """
     if current_user.is_authenticated:
-        return current_user._get_current_object()  # type: ignore[no-any-return]  # noqa: SLF001
+        return current_user._get_current_object()  # noqa: SLF001
     login = pending()
     if login is None or usable_second_factors(login.user, exclude=login.methods):
         return None

@@ -23,8 +23,8 @@ from idp import state
 from idp.extensions import db
 from idp.models import RecoveryCode, User
 from idp.security import audit
+from idp.security.derived_keys import keyed_hash
 from idp.security.redirects import safe_next
-from idp.verification.keys import keyed_hash
 
 COUNT = 10
 SHOW_KEY = "recovery_codes_to_show"

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.datastructures import CallbackDict
+from werkzeug.wrappers import Response as BaseResponse
 
 from idp import database_outage, state
 from idp.extensions import db
@@ -106,7 +107,7 @@ def revoke_sessions(*conditions: Any, now: datetime) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
-def replace_response(response: Response, other: Response) -> None:
+def replace_response(response: Response, other: BaseResponse) -> None:
     """Make *response* say what *other* says: status, body and its headers (in place, as
     Flask saves the session on the response it already has)."""
     for name in ("Location", "Set-Cookie", "Content-Type", "Content-Length", "ETag"):

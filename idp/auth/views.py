@@ -13,6 +13,7 @@ from idp.abuse import lockout
 from idp.auth import flow, recovery
 from idp.auth.authenticators import enabled_authenticators, get_enabled, method_for
 from idp.auth.method import LoginContext, Role
+from idp.auth.pending import requesting_client_id
 from idp.errors import NotFound
 from idp.extensions import db
 from idp.models import OAuthClient
@@ -47,12 +48,9 @@ def render_login_page(
 
 def _requesting_client() -> OAuthClient | None:
     """The relying application this login is for, to show its name and logo."""
-    from idp.oidc.requests import recall
-
-    kept = recall()
-    if kept is None:
+    client_id = requesting_client_id()
+    if client_id is None:
         return None
-    client_id = kept[0].get("client_id")
     return db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
 
 

@@ -97,7 +97,7 @@ def limits_reset_budget_command(verifier: str | None) -> None:
 def _find_user(identifier: str) -> User:
     from idp.extensions import db
     from idp.models import User
-    from idp.phone import InvalidPhoneNumber, normalise
+    from idp.sms.phone import InvalidPhoneNumber, normalise
 
     text = identifier.strip()
     matches = [User.username == text.casefold(), User.email == text.casefold()]

@@ -22,10 +22,10 @@ def sms_group() -> None:
 def sms_test_command(verifier: str, number: str, text: str | None) -> None:
     """Send a test message through VERIFIER (and its fallbacks) to NUMBER."""
     from idp import state
-    from idp.phone import mask, normalise
     from idp.sms.encoding import segments
     from idp.sms.errors import SmsError
-    from idp.verification import delivery
+    from idp.sms.phone import mask, normalise
+    from idp.verification import dispatch
     from idp.verification.challenges import Purpose
     from idp.verification.resolution import resolve
 
@@ -40,7 +40,7 @@ def sms_test_command(verifier: str, number: str, text: str | None) -> None:
     text = text or f"Test message from {settings.site_name}: SMS delivery works."
     since = last_log_id()
     try:
-        delivered = delivery.send(
+        delivered = dispatch.send(
             resolution, recipient=phone, text=text, purpose=Purpose.ADMIN_TEST
         )
     except SmsError as exc:

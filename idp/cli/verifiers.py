@@ -190,8 +190,8 @@ def test_command(name: str, number: str, username: str | None) -> None:
     """Send a test code through verifier NAME alone to NUMBER; type it back to confirm NAME."""
     from idp.errors import RateLimited
     from idp.extensions import db
-    from idp.phone import mask
     from idp.sms.errors import SmsError
+    from idp.sms.phone import mask
     from idp.verification import challenges, confirmation
     from idp.verification.challenges import Outcome
 

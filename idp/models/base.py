@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+#: The names admins give authenticators and verifiers: they appear in URLs, the CLI and poort.toml.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 # Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
 NAMING = {

@@ -37,7 +37,7 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]  # Flask-Login reads this
+    def is_active(self) -> bool:  # Flask-Login reads this
         return self.active
 
     @property

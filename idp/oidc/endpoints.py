@@ -83,7 +83,7 @@ class Introspection(IntrospectionEndpoint):
 
 class EndSession(EndSessionEndpoint):
     def get_server_jwks(self) -> dict[str, Any]:
-        return keys.jwks()
+        return dict(keys.jwks())
 
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         # An ID token of ours (typ JWT, our issuer, our keys); expired is fine at logout. An

@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import current_app
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, KeySetSerialization, RSAKey
 from sqlalchemy import or_, select
 
 from idp import state
@@ -131,7 +131,7 @@ def published_keys() -> list[SigningKey]:
     )
 
 
-def jwks() -> dict[str, Any]:
+def jwks() -> KeySetSerialization:
     return {"keys": [dict(row.public_jwk) for row in published_keys()]}
 
 

@@ -3,7 +3,6 @@ max_age), and the parameters kept in the server-side session while the user logs
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -16,12 +15,20 @@ from flask import session
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from idp.auth.pending import MAX_PARAMS, PENDING_KEY, forget, recall, remember
 from idp.extensions import db
 from idp.models import Consent, OAuthClient, User
-from idp.oidc.server import issuer, now
+from idp.oidc.server import issuer
 
-PENDING_KEY = "oidc_pending"
-MAX_PARAMS = 40
+__all__ = [
+    "MAX_PARAMS",
+    "PENDING_KEY",
+    "ParamsPayload",
+    "forget",
+    "oauth_request",
+    "recall",
+    "remember",
+]
 
 #: The largest max_age honoured (100 years); larger ones mean the same: no limit.
 MAX_AGE_LIMIT = 100 * 366 * 24 * 3600
@@ -102,29 +109,6 @@ def oauth_request(params: MultiDict[str, str]) -> OAuth2Request:
     request = OAuth2Request("GET", f"{issuer()}/oauth/authorize")
     request.payload = ParamsPayload(params)
     return request
-
-
-def remember(params: MultiDict[str, str], **extra: Any) -> str:
-    """Keep *params* for after the login; returns the id of the kept request."""
-    rid = secrets.token_urlsafe(12)
-    session[PENDING_KEY] = {
-        "id": rid,
-        "params": list(params.items(multi=True))[: MAX_PARAMS * 4],
-        "at": now().isoformat(),
-        **extra,
-    }
-    return rid
-
-
-def recall() -> tuple[MultiDict[str, str], dict[str, Any]] | None:
-    data = session.get(PENDING_KEY)
-    if not data:
-        return None
-    return MultiDict(data["params"]), data
-
-
-def forget() -> None:
-    session.pop(PENDING_KEY, None)
 
 
 def consented(user: User, client: OAuthClient, scope: str) -> bool:

@@ -226,7 +226,7 @@ def process(params: MultiDict[str, str], *, login_after: str | None = None) -> A
 def authorize() -> Any:
     # A new request from the application replaces one left unfinished.
     forget()
-    return process(MultiDict(request.values.items(multi=True)))
+    return process(request.values.copy())  # a mutable MultiDict of every value, args then form
 
 
 @bp.get("/oauth/authorize/resume")

@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from idp.extensions import db
 from idp.models import AuditEvent, User
-from idp.phone import mask
 from idp.security.client_ip import client_ip
+from idp.sms.phone import mask
 
 #: A phone number in E.164 form, as an SMS sign-up's nickname holds it.
 _E164 = re.compile(r"\+\d{7,15}")

@@ -73,6 +73,7 @@ def _rows() -> Iterator[tuple[Any, str, str, Sealed]]:
     """(row, attribute, shape, where) for every row of every table that holds secrets."""
     for model, attribute, shape, label in SEALED_COLUMNS:
         table = str(model.__tablename__).removesuffix("s")  # type: ignore[attr-defined]
+        row: Any
         for row in db.session.scalars(select(model).order_by(model.id)):  # type: ignore[attr-defined]
             yield row, attribute, shape, Sealed(table, str(getattr(row, label)), "")
 

@@ -148,8 +148,12 @@ class SmsProviderContract:
             pytest.skip(f"{scenario!r} does not apply to this provider")
 
     def test_success_gives_a_receipt(
-        self, provider_class, provider_options, provider_fake, provider_context
-    ):
+        self,
+        provider_class: type[SmsProvider],
+        provider_options: Mapping[str, Any],
+        provider_fake: Any,
+        provider_context: ProviderContext,
+    ) -> None:
         result = self.outcome(
             "success", provider_class, provider_options, provider_fake, provider_context
         )
@@ -160,8 +164,13 @@ class SmsProviderContract:
 
     @pytest.mark.parametrize("scenario", list(EXPECTED))
     def test_failure_raises_its_error_class(
-        self, scenario, provider_class, provider_options, provider_fake, provider_context
-    ):
+        self,
+        scenario: str,
+        provider_class: type[SmsProvider],
+        provider_options: Mapping[str, Any],
+        provider_fake: Any,
+        provider_context: ProviderContext,
+    ) -> None:
         self._applies(scenario)
         result = self.outcome(
             scenario, provider_class, provider_options, provider_fake, provider_context
@@ -175,8 +184,13 @@ class SmsProviderContract:
             assert result.__cause__ is not None, f"{scenario}: raise the error `from` its cause"
 
     def test_text_code_and_secrets_stay_out_of_logs_and_errors(
-        self, caplog, provider_class, provider_options, provider_fake, provider_context
-    ):
+        self,
+        caplog: pytest.LogCaptureFixture,
+        provider_class: type[SmsProvider],
+        provider_options: Mapping[str, Any],
+        provider_fake: Any,
+        provider_context: ProviderContext,
+    ) -> None:
         secrets_ = [
             str(provider_options[name])
             for name in secret_names(provider_class.options_form)

@@ -24,10 +24,10 @@ from idp import state
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import SENDING, UNKNOWN
-from idp.phone import mask
+from idp.security.derived_keys import phone_hash
 from idp.sms.encoding import segments
+from idp.sms.phone import mask
 from idp.sms.provider import SmsMessage
-from idp.verification.keys import phone_hash
 from idp.verification.resolution import Channel
 
 #: A row "sending" for longer than this was abandoned by its worker; it reads "unknown".

@@ -27,7 +27,7 @@ from idp.abuse.prefixes import prefix_of
 from idp.errors import InvalidInput, RateLimited
 from idp.extensions import db
 from idp.models import Challenge
-from idp.verification.keys import keyed_hash
+from idp.security.derived_keys import keyed_hash
 
 
 class Purpose(StrEnum):

@@ -12,11 +12,11 @@ from idp import state
 from idp.errors import InvalidInput
 from idp.extensions import db
 from idp.models import Challenge, User, Verifier
-from idp.phone import normalise
+from idp.security.derived_keys import keyed_hash
 from idp.sms.errors import SmsError
-from idp.verification import challenges, delivery
+from idp.sms.phone import normalise
+from idp.verification import challenges, dispatch
 from idp.verification.challenges import CheckResult, Outcome, Purpose
-from idp.verification.keys import keyed_hash
 from idp.verification.messages import code_text
 from idp.verification.resolution import Resolution, channel_for
 
@@ -43,7 +43,7 @@ def send_test_code(row: Verifier, raw_phone: str, admin: User) -> Challenge:
     db.session.commit()
     challenge_id = issued.challenge.id
     try:
-        delivery.send(
+        dispatch.send(
             Resolution((channel_for(row),), "test"),
             recipient=phone,
             text=code_text(Purpose.ADMIN_TEST, issued.code),

@@ -31,8 +31,8 @@ from idp import state
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, SENDING, UNDELIVERED, UNKNOWN
+from idp.security.derived_keys import phone_hash
 from idp.verification import attempts
-from idp.verification.keys import phone_hash
 
 #: Statuses that count as success in the health figures.
 SUCCESS = (ACCEPTED, DELIVERED)
@@ -100,7 +100,7 @@ class LogFilter:
         return where
 
 
-def entries(log_filter: LogFilter) -> Select[tuple[SmsLogEntry]]:
+def entries(log_filter: LogFilter) -> Select[SmsLogEntry]:
     """The filtered rows, newest first."""
     return (
         select(SmsLogEntry)
@@ -157,7 +157,7 @@ def totals(log_filter: LogFilter, by: str | None = None) -> list[Total]:
         )
         rows = [(None, *row) for row in db.session.execute(stmt)]
     else:
-        key = DIMENSIONS[by]().label("key")
+        key: ColumnElement[Any] = DIMENSIONS[by]().label("key")
         stmt = (
             select(key, SmsLogEntry.currency, *columns)
             .where(*where)

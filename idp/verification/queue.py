@@ -1,7 +1,7 @@
 """Queued sending (``sms_queue = "redis"``): the request enqueues, ``poort worker`` texts.
 
 The code request returns as soon as the job is in Redis; a worker sends it through the same
-:func:`idp.verification.delivery.send` as inline sending (one message-log row per attempt,
+:func:`idp.verification.dispatch.send` as inline sending (one message-log row per attempt,
 per-verifier budgets). A known number and an unknown one (withheld, never sent) then take the
 same time to answer: neither waits for a provider.
 
@@ -12,7 +12,7 @@ code. Jobs are JSON, never pickles, so whoever can write to Redis cannot run cod
 worker. A finished job is deleted at once; a failed one, with its sealed token, after an hour.
 
 **Exactly once per channel.** Before a channel is tried, its key is added to ``begun`` in the
-challenge's context and committed; :func:`delivery.send` then logs the attempt ("sending",
+challenge's context and committed; :func:`dispatch.send` then logs the attempt ("sending",
 committed) before the provider is asked. A retry (the job raised, or its worker died and RQ
 re-queued the abandoned job) skips every begun channel that has a row. A row still "sending"
 was cut off mid-send: the provider may have taken the message or not, so it becomes

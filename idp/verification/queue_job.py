@@ -15,11 +15,11 @@ from idp.abuse.errors import SendingPaused
 from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, Verifier
 from idp.models.sms_log import ACCEPTED, DELIVERED, FAILED, UNDELIVERED
-from idp.phone import mask
+from idp.security.derived_keys import phone_hash
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsRecipientError
-from idp.verification import attempts, delivery
-from idp.verification.keys import phone_hash
+from idp.sms.phone import mask
+from idp.verification import attempts, dispatch
 from idp.verification.queue import (
     FILE_CHANNEL,
     NOT_SENT,
@@ -98,7 +98,7 @@ def deliver(challenge_id: int, job: dict[str, Any]) -> str:
             metrics.sms_failover()
         tried += 1
         try:
-            delivery.send(
+            dispatch.send(
                 Resolution((channel,), job.get("source")),
                 recipient=recipient,
                 text=text,
@@ -109,7 +109,7 @@ def deliver(challenge_id: int, job: dict[str, Any]) -> str:
         except SmsRecipientError:
             return _finish(challenge_id, NOT_SENT)
         except (SmsError, SendingPaused):
-            continue  # logged by delivery.send; on to the next channel
+            continue  # logged by dispatch.send; on to the next channel
         return _finish(challenge_id, SENT)
     if not tried and not entries:
         _note(

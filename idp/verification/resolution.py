@@ -11,20 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import has_request_context
 from sqlalchemy import select
 
 from idp import state
+from idp.auth.pending import requesting_client_id
 from idp.errors import ConfigError
 from idp.extensions import db
 from idp.models import OAuthClient, Verifier
 from idp.options import OptionsInvalid, open_options, validate_options
-from idp.plugins import Registry
 from idp.security.secret_box import SecretBox
 from idp.sms.sender import sender_problem
 from idp.verification.verifiers import CURRENCY, MAX_PRICE
+
+if TYPE_CHECKING:
+    from idp.plugins import Registry
 
 CLIENT_STYLE = "client"
 NEW_STYLE = "authenticator"
@@ -104,14 +107,10 @@ def client_verifier() -> Verifier | None:
     """
     if not has_request_context():
         return None
-    from idp.oidc.requests import recall
-
-    kept = recall()
-    if kept is None:
+    client_id = requesting_client_id()
+    if client_id is None:
         return None
-    client = db.session.scalar(
-        select(OAuthClient).where(OAuthClient.client_id == kept[0].get("client_id"))
-    )
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None or not client.verifier:
         return None
     row = db.session.scalar(select(Verifier).where(Verifier.name == client.verifier))

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from idp import state
-from idp.auth.authenticators import SLUG
 from idp.errors import InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import SmsLogEntry, Verifier
+from idp.models.base import SLUG
 from idp.options import public_options, validate_options
 from idp.sms.sender import check_sender
 

@@ -27,11 +27,11 @@ from idp.auth.authenticators import get_enabled, method_for
 from idp.errors import IdpError, InvalidInput, NotFound
 from idp.extensions import db
 from idp.models import Authenticator, Challenge, User
-from idp.phone import mask
 from idp.security import audit
 from idp.security.client_ip import client_ip
 from idp.sms.errors import COULD_NOT_SEND, SmsError, SmsNotSent, SmsRecipientError
-from idp.verification import challenges, delivery
+from idp.sms.phone import mask
+from idp.verification import challenges, dispatch
 from idp.verification import queue as send_queue
 from idp.verification.after_answer import after_answer as run_after_answer
 from idp.verification.challenges import CheckResult, Outcome, Purpose
@@ -203,7 +203,7 @@ def send_code(
         db.session.commit()
     else:
         try:
-            delivery.send(
+            dispatch.send(
                 resolution,
                 recipient=phone,
                 text=code_text(purpose, issued.code, language=request_language()),
@@ -229,7 +229,7 @@ def _send_later(
 ) -> None:
     """Send a code after the answer (see :mod:`idp.verification.after_answer`)."""
     try:
-        delivery.send(
+        dispatch.send(
             resolution,
             recipient=phone,
             text=text,

@@ -21,8 +21,8 @@ from idp.auth.views import render_login_page
 from idp.errors import IdpError, RateLimited
 from idp.extensions import db
 from idp.models import User
-from idp.phone import InvalidPhoneNumber, mask
 from idp.security import audit
+from idp.sms.phone import InvalidPhoneNumber, mask
 from idp.verification.challenges import Purpose
 from idp_sms.blueprint import bp
 from idp_sms.codes import (

@@ -18,7 +18,7 @@ from idp.extensions import db
 from idp.i18n import translated
 from idp.models import User, Verifier
 from idp.options import OptionsForm
-from idp.phone import mask
+from idp.sms.phone import mask
 from idp.verification.resolution import Resolution, resolve
 from idp_sms.blueprint import bp
 from idp_sms.numbers import example_number, parse_regions
@@ -39,7 +39,7 @@ try:  # WTForms 3.3 wants choices as SelectChoice; older versions know only (val
     from wtforms.fields.choices import SelectChoice as _Choice
 except ImportError:  # pragma: no cover - WTForms < 3.3
 
-    def _Choice(value: str, label: str) -> Any:  # type: ignore[no-redef]  # noqa: N802
+    def _Choice(value: str, label: str) -> Any:  # noqa: N802
         return (value, label)
 
 

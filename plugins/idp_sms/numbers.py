@@ -17,7 +17,7 @@ from phonenumbers import PhoneNumberType, geocoder
 
 from idp import state
 from idp.abuse.destinations import voip_allowed
-from idp.phone import InvalidPhoneNumber, normalise
+from idp.sms.phone import InvalidPhoneNumber, normalise
 
 #: Number types that can receive a text message.
 TEXTABLE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})

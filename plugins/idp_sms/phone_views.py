@@ -23,10 +23,10 @@ from idp.auth import Role, flow, reauth
 from idp.errors import IdpError, NotFound, RateLimited
 from idp.extensions import db
 from idp.models import Authenticator, User
-from idp.phone import InvalidPhoneNumber, mask
 from idp.security import audit
 from idp.sms.errors import SmsError
-from idp.verification import delivery
+from idp.sms.phone import InvalidPhoneNumber, mask
+from idp.verification import dispatch
 from idp.verification.challenges import Purpose
 from idp.verification.messages import request_language, site_host
 from idp_sms.blueprint import bp
@@ -288,7 +288,7 @@ def notify_old_number(method: SmsMethod, old: str, new: str) -> None:
         app=settings.site_name, masked=mask(new), host=site_host() or settings.site_name
     )
     try:
-        delivery.send(
+        dispatch.send(
             method.resolution(), recipient=old, text=text, purpose=str(Purpose.PHONE_CHANGE)
         )
     except (SmsError, SendingPaused) as exc:

@@ -45,7 +45,9 @@ def _page(
     )
 
 
-def _second_factor_error(name: str, message: str, status: int, retry_after: int | None = None):
+def _second_factor_error(
+    name: str, message: str, status: int, retry_after: int | None = None
+) -> Response:
     page = render_second_factor_page(name, {"form": str(message)})
     if isinstance(page, Response):  # nothing to choose from any more
         return page
@@ -62,6 +64,13 @@ def _pending_login(method: SmsMethod) -> flow.PendingLogin:
     return login
 
 
+def _phone(login: flow.PendingLogin) -> str:
+    """The pending user's verified number; a user without one cannot take this step."""
+    if login.user.phone is None:
+        raise MethodUnavailable(gettext("A text message cannot be your second step here."))
+    return login.user.phone
+
+
 @bp.post("/<name>/second")
 def second_send(name: str) -> Response:
     """Send a code to the pending user's verified phone."""
@@ -72,7 +81,7 @@ def second_send(name: str) -> Response:
     user = login.user
     try:
         send_code(
-            method, kind=KIND, purpose=Purpose.SECOND_FACTOR, phone=user.phone, user_id=user.id
+            method, kind=KIND, purpose=Purpose.SECOND_FACTOR, phone=_phone(login), user_id=user.id
         )
     except RateLimited as exc:
         current = load(KIND, name)
@@ -134,7 +143,7 @@ def second_resend(name: str) -> Response:
             method,
             kind=KIND,
             purpose=Purpose.SECOND_FACTOR,
-            phone=login.user.phone,
+            phone=_phone(login),
             user_id=login.user.id,
         )
     except RateLimited as exc:

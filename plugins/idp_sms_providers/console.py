@@ -18,8 +18,8 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional, Regexp
 
 from idp.options import OptionsForm
-from idp.phone import mask
 from idp.sms import SmsMessage, SmsProvider, SmsReceipt, segments
+from idp.sms.phone import mask
 
 log = logging.getLogger(__name__)
 _write_lock = threading.Lock()

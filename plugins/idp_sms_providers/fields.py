@@ -9,7 +9,7 @@ try:
     from wtforms.fields.choices import SelectChoice as _Choice
 except ImportError:  # pragma: no cover - WTForms < 3.3
 
-    def _Choice(value: str, label: str) -> Any:  # type: ignore[no-redef]  # noqa: N802
+    def _Choice(value: str, label: str) -> Any:  # noqa: N802
         return (value, label)
 
 

@@ -28,8 +28,8 @@ from idp.sms import (
 from idp.sms.errors import SmsError
 from idp.sms.reports import CallbackRequest, DeliveryReport
 from idp_sms_providers.common import HttpUrl, json_body, timeout_field
-from idp_sms_providers.delivery import messagebird_report
 from idp_sms_providers.messagebird_signature import check_signature_jwt
+from idp_sms_providers.reports import messagebird_report
 
 DEFAULT_ENDPOINT = "https://rest.messagebird.com"
 _CONFIG, _TEMPORARY = SmsConfigurationError, SmsTemporaryError

@@ -35,7 +35,7 @@ from idp.sms.encoding import GSM7, segments
 from idp.sms.errors import SmsError
 from idp.sms.reports import CallbackRequest, DeliveryReport
 from idp_sms_providers.common import HttpUrl, json_body, plain_text, timeout_field
-from idp_sms_providers.delivery import spryng_report
+from idp_sms_providers.reports import spryng_report
 
 LEGACY, SIMPLE, REST = "send.php", "simple", "rest"
 _ENDPOINTS = {"/send.php": LEGACY, "/api/simple/message": SIMPLE, "/v1/messages": REST}

@@ -23,9 +23,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from idp.extensions import db
 from idp.models import AuditEvent, SmsLogEntry, Verifier
 from idp.options import OptionsForm, SecretField
-from idp.phone import mask
+from idp.security.derived_keys import phone_hash
 from idp.sms import SmsMessage, SmsProvider, SmsReceipt
-from idp.verification.keys import phone_hash
+from idp.sms.phone import mask
 from tests.conftest import csrf_token
 
 PHONE = "+31612345678"

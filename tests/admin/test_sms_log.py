@@ -12,7 +12,7 @@ import pytest
 
 from idp.plugins import from_classes
 from idp.sms.errors import SmsTemporaryError
-from idp.verification import delivery
+from idp.verification import dispatch
 from idp.verification.resolution import resolve
 from idp_password import PasswordMethod
 from idp_sms_providers.console import ConsoleProvider
@@ -372,7 +372,7 @@ def test_failover_shows_both_attempts_with_cost_on_the_one_that_sent(
 
     fake.failures.append(SmsTemporaryError("timeout", provider="fake", raw_meaning="read timeout"))
     with app.test_request_context():
-        delivered = delivery.send(
+        delivered = dispatch.send(
             resolve(None),
             recipient=PHONE,
             text="Your code is 424242",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.plugins import Registry, from_classes
-from idp.verification import delivery, resolution
+from idp.verification import dispatch, resolution
 from idp_password import PasswordMethod
 from idp_sms_providers.console import ConsoleProvider
 from idp_sms_providers.messagebird import MessageBirdProvider
@@ -90,13 +90,13 @@ def test_spryng_then_fallback_to_messagebird(app, admin_client, spryng_fake, mes
     with app.test_request_context("/", base_url="https://localhost"):
         routed = resolution.resolve(None)
         assert [c.name for c in routed.channels] == ["spryng", "messagebird"]
-        first = delivery.send(
+        first = dispatch.send(
             routed, recipient="+31612345678", text="Hello from Poort", purpose="login"
         )
         assert first.entry.verifier_name == "spryng" and first.entry.cost == Decimal("0.0560")
 
         spryng_fake.app.scenario = "800"  # Spryng's "technical error": temporary
-        second = delivery.send(
+        second = dispatch.send(
             resolution.resolve(None), recipient="+31612345678", text="Hello again", purpose="login"
         )
         assert second.entry.verifier_name == "messagebird" and second.attempts == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pyotp
@@ -118,7 +119,12 @@ def _claims(page: str) -> list[dict]:
 
 
 def _last_code(app) -> str:
-    lines = (Path(app.instance_path) / "sms-outbox.jsonl").read_text().splitlines()
+    # The text goes out just after the answer, as on a real server: wait for it, bounded.
+    outbox = Path(app.instance_path) / "sms-outbox.jsonl"
+    deadline = time.monotonic() + 10
+    while not outbox.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = outbox.read_text().splitlines()
     match = ORIGIN_LINE.search(json.loads(lines[-1])["text"])
     assert match
     return match.group("code")

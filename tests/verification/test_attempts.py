@@ -21,7 +21,7 @@ from idp.abuse import sending
 from idp.extensions import db
 from idp.maintenance import prune
 from idp.models import SmsLogEntry
-from idp.verification import attempts, delivery, message_log
+from idp.verification import attempts, dispatch, message_log
 from idp.verification.message_log import LogFilter
 from idp.verification.resolution import resolve
 from tests.fakes.clock import FakeClock
@@ -38,8 +38,8 @@ def ctx(app: Flask) -> Iterator[None]:
         yield
 
 
-def send(verifier: str) -> delivery.Delivered:
-    return delivery.send(resolve(verifier), recipient=PHONE, text=TEXT, purpose="login")
+def send(verifier: str) -> dispatch.Delivered:
+    return dispatch.send(resolve(verifier), recipient=PHONE, text=TEXT, purpose="login")
 
 
 def die_mid_send(verifier: str = "dying") -> None:

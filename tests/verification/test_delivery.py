@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from idp.extensions import db
 from idp.models import SmsLogEntry
+from idp.security.derived_keys import phone_hash
 from idp.sms import SmsNotSent, SmsRecipientError
-from idp.verification import delivery
-from idp.verification.keys import phone_hash
+from idp.verification import dispatch
 from idp.verification.resolution import Resolution, resolve
 from tests.verification.providers import SENT
 
@@ -29,8 +29,8 @@ def ctx(app: Flask) -> Iterator[None]:
         yield
 
 
-def send(verifier: str | None, text: str = TEXT) -> delivery.Delivered:
-    return delivery.send(resolve(verifier), recipient=PHONE, text=text, purpose="login", code=CODE)
+def send(verifier: str | None, text: str = TEXT) -> dispatch.Delivered:
+    return dispatch.send(resolve(verifier), recipient=PHONE, text=text, purpose="login", code=CODE)
 
 
 def log_rows() -> list[SmsLogEntry]:
@@ -223,7 +223,7 @@ def test_an_unavailable_resolution_says_why(ctx):
 
 def test_an_empty_resolution_has_a_plain_reason(ctx):
     with pytest.raises(SmsNotSent) as caught:
-        delivery.send(Resolution(), recipient=PHONE, text=TEXT, purpose="login")
+        dispatch.send(Resolution(), recipient=PHONE, text=TEXT, purpose="login")
 
     assert caught.value.message == "No verifier is available."
 

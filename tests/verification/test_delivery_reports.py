@@ -26,7 +26,7 @@ from idp.extensions import db
 from idp.models import SmsLogEntry, Verifier
 from idp.plugins import Registry, from_classes
 from idp.sms.reports import DeliveryReport
-from idp.verification import delivery, delivery_reports, message_log
+from idp.verification import delivery_reports, dispatch, message_log
 from idp.verification.resolution import resolve
 from idp_password import PasswordMethod
 from idp_sms_providers.clickatell import ClickatellProvider
@@ -144,7 +144,7 @@ def verifier(make_verifier, fakes) -> Callable[[str], Verifier]:
 
 
 def send(name: str) -> SmsLogEntry:
-    return delivery.send(
+    return dispatch.send(
         resolve(name), recipient=PHONE, text=TEXT, purpose="login", code=CODE
     ).entry
 

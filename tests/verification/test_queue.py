@@ -32,7 +32,7 @@ from idp.extensions import db
 from idp.models import Challenge, SmsLogEntry, User
 from idp.plugins import Registry, from_classes
 from idp.sms import SmsMessage, SmsReceipt
-from idp.verification import delivery, queue
+from idp.verification import dispatch, queue
 from idp.verification.resolution import resolve
 from idp.worker import run_worker
 from idp_password import PasswordMethod
@@ -585,7 +585,7 @@ def test_the_reconciler_marks_abandoned_sends_unknown(
 
     chain(first="abort")
     with app.app_context(), pytest.raises(SystemExit):
-        delivery.send(resolve("first"), recipient=KNOWN, text="Hello", purpose="login")
+        dispatch.send(resolve("first"), recipient=KNOWN, text="Hello", purpose="login")
     clock.advance(seconds=60)
 
     with app.app_context():

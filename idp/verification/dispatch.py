@@ -26,9 +26,9 @@ from idp.abuse.sending import admit_channel
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import ACCEPTED, FAILED
-from idp.phone import mask
 from idp.sms.encoding import segments
 from idp.sms.errors import SmsError, SmsNotSent, SmsRecipientError
+from idp.sms.phone import mask
 from idp.sms.provider import ProviderContext, SmsMessage, SmsProvider
 from idp.verification import attempts
 from idp.verification.delivery_reports import context_extras

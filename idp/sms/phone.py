@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask_babel import gettext
 
 from idp.errors import InvalidInput
@@ -57,9 +57,12 @@ def normalise(raw: str, default_region: str | None = None) -> str:
 
 
 def _configured_region() -> str:
-    from idp import state  # imported late: idp.state pulls in the plugin registry and contracts
-
-    return state.settings().default_region if has_app_context() else "NL"
+    # Read off the app's state directly (as idp.clock does): the provider contract imports no
+    # module above it, and idp.state imports idp.sms.
+    if not has_app_context() or "idp" not in current_app.extensions:
+        return "NL"
+    region: str = current_app.extensions["idp"].settings.default_region
+    return region
 
 
 def mask(e164: str | None) -> str:

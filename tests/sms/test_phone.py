@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idp.errors import InvalidInput
-from idp.phone import InvalidPhoneNumber, mask, normalise
+from idp.sms.phone import InvalidPhoneNumber, mask, normalise
 
 
 @pytest.mark.parametrize(
