@@ -308,7 +308,8 @@ def release(reservation: Reservation) -> None:
 def settle(reservation: Reservation, cost: Decimal) -> None:
     """The provider took the message at *cost*: count that instead of the estimate."""
     actual = micro(cost)
-    if actual != reservation.weight:
+    weighed = any(w.weighted for w in reservation.windows)  # no cost budget: nothing to set
+    if weighed and actual != reservation.weight:
         _settle(reservation, [actual if w.weighted else w.weight for w in reservation.windows])
 
 
