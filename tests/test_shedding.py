@@ -272,11 +272,11 @@ def test_max_in_flight_below_minus_one_is_refused(
 def test_poort_serve_tells_each_worker_its_thread_count(
     monkeypatch: pytest.MonkeyPatch, serving_threads: Callable[[int | None], None]
 ) -> None:
-    import idp
+    import idp.app
     from idp.serving import PoortApplication
 
     seen: list[int | None] = []
-    monkeypatch.setattr(idp, "create_app", lambda: seen.append(shedding._serving_threads))  # noqa: SLF001
+    monkeypatch.setattr(idp.app, "create_app", lambda: seen.append(shedding._serving_threads))  # noqa: SLF001
     PoortApplication({"worker_class": "gthread", "threads": 4}, environ={}).load()
     PoortApplication({"worker_class": "gevent", "threads": 4}, environ={}).load()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,16 @@ class Poort:
         return [json.loads(line) for line in outbox.read_text("utf-8").splitlines() if line]
 
     def last_code(self, to: str = PHONE) -> str:
-        """The code in the latest text message to *to*."""
-        sent = [m for m in self.messages() if m["to"] == to]
+        """The code in the latest text message to *to*.
+
+        Texts go out just after the answer, as a phone gets them a moment later: wait for one,
+        bounded.
+        """
+        deadline = time.monotonic() + 10
+        while not (sent := [m for m in self.messages() if m["to"] == to]):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert sent, f"no text message to {to} in the console outbox"
         match = _ORIGIN_LINE.search(sent[-1]["text"])
         assert match, f"no code in the text message: {sent[-1]['text']!r}"

@@ -142,8 +142,18 @@ class Cluster:
             check=False,
         )
 
-    def codes(self, to: str) -> list[str]:
-        """The codes texted to *to*, oldest first, by either node."""
+    def codes(self, to: str, at_least: int = 0) -> list[str]:
+        """The codes texted to *to*, oldest first, by either node.
+
+        A text goes out just after the answer, as a phone gets it a moment later: wait
+        (bounded) until there are *at_least* of them.
+        """
+        deadline = time.monotonic() + 10
+        while len(found := self._texted(to)) < at_least and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return found
+
+    def _texted(self, to: str) -> list[str]:
         if not self.outbox.exists():
             return []
         found = []
@@ -383,7 +393,7 @@ def test_a_login_started_on_one_node_finishes_on_the_other(cluster: Cluster) -> 
     sent = browser.send_code(cluster.a, KNOWN)
     assert sent.status_code == 303, sent.text[:2000]
     assert sent.headers["Location"].endswith("/m/sms/sms/login/code")
-    [code] = cluster.codes(KNOWN)
+    [code] = cluster.codes(KNOWN, at_least=1)
 
     page = browser.get(cluster.b, "/m/sms/sms/login/code")  # B knows the pending code
     assert page.status_code == 200 and "+31*******78" in page.text
@@ -414,7 +424,7 @@ def test_the_per_number_send_limit_holds_across_both_nodes(cluster: Cluster) -> 
         assert int(refused.headers["Retry-After"]) > 0
         assert "Too many codes" in refused.text
 
-    assert len(cluster.codes(NEWCOMER)) == 2
+    assert len(cluster.codes(NEWCOMER, at_least=2)) == 2
 
 
 def test_wrong_codes_and_passwords_on_both_nodes_lock_the_account(cluster: Cluster) -> None:
@@ -423,9 +433,10 @@ def test_wrong_codes_and_passwords_on_both_nodes_lock_the_account(cluster: Clust
     right password or the right code."""
     _after_cooldown()  # KNOWN had a code in the first test
     browser = Browser()
+    before = len(cluster.codes(KNOWN))
     sent = browser.send_code(cluster.a, KNOWN)
     assert sent.status_code == 303, sent.text[:2000]
-    code = cluster.codes(KNOWN)[-1]
+    code = cluster.codes(KNOWN, at_least=before + 1)[-1]
 
     wrong = browser.enter_code(cluster.b, _wrong(code))
     assert wrong.status_code == 400 and "not right" in wrong.text

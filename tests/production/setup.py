@@ -6,6 +6,8 @@ import json
 import re
 from datetime import UTC, datetime
 
+from flask import Flask
+
 from idp import create_app
 from idp.config import SECRET_KEY_FILE
 from idp.extensions import db
@@ -36,14 +38,11 @@ def texted_code(server: PoortServer, phone: str) -> str | None:
     return codes[-1] if codes else None
 
 
-def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
-    """`poort db upgrade`, then what an admin sets up once: the password authenticator and
-    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
-    sign-in by text message through the console provider (see :func:`texted_code`)."""
-    server.poort("db", "upgrade")
-    app = create_app(
+def admin_app(server: PoortServer, database_url: str, name: str) -> Flask:
+    """An app on *server*'s database and keys, as an admin's shell beside it would have."""
+    return create_app(
         {
-            "instance_path": str(server.folder / "setup"),
+            "instance_path": str(server.folder / name),
             "dev": True,
             "issuer": ISSUER,
             "secret_key": (server.instance / SECRET_KEY_FILE).read_text().strip(),
@@ -52,6 +51,14 @@ def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
             "password_hash_profile": "cheapest",
         }
     )
+
+
+def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
+    """`poort db upgrade`, then what an admin sets up once: the password authenticator and
+    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
+    sign-in by text message through the console provider (see :func:`texted_code`)."""
+    server.poort("db", "upgrade")
+    app = admin_app(server, database_url, "setup")
     with app.app_context():
         from idp import state
 
