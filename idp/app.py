@@ -28,6 +28,7 @@ from idp.security import headers, nul_guard, origin
 from idp.security.passwords import Passwords
 from idp.security.secret_box import SecretBox, new_key, read_keys
 from idp.state import IdpState
+from idp.verification.after_answer import AfterAnswer
 from idp.verification.resolution import load_file_channel
 
 log = logging.getLogger("idp")
@@ -99,6 +100,8 @@ def create_app(
     register_cli(app)
     from idp import shedding
 
+    # Outside the other middleware, so every copy of the environ shares its list of work.
+    app.wsgi_app = AfterAnswer(app.wsgi_app)  # type: ignore[method-assign]
     shedding.install(app, settings.max_in_flight)  # last, so it wraps everything else
     if settings.dev:
         log.warning("Poort runs in dev mode: insecure cookies allowed, keys may be ephemeral.")
