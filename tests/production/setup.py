@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from idp import create_app
@@ -36,11 +39,39 @@ def texted_code(server: PoortServer, phone: str) -> str | None:
     return codes[-1] if codes else None
 
 
-def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
-    """`poort db upgrade`, then what an admin sets up once: the password authenticator and
-    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
-    sign-in by text message through the console provider (see :func:`texted_code`)."""
-    server.poort("db", "upgrade")
+class Outbox:
+    """The console provider's outbox read as it grows: each line parsed once (for long loads).
+
+    :func:`texted_code` reads the whole file on every call, fine for a few sign-ins; this
+    remembers how far it read, and hands out each code once, so a person signing in again
+    never gets the code of the time before. Thread-safe.
+    """
+
+    def __init__(self, server: PoortServer) -> None:
+        self.path = server.instance / OUTBOX
+        self.offset = 0
+        self.codes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def new_code(self, phone: str) -> str | None:
+        """The last code texted to *phone* since the last call that returned one."""
+        with self._lock:
+            if self.path.exists():
+                with self.path.open("rb") as outbox:
+                    outbox.seek(self.offset)
+                    chunk = outbox.read()
+                complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written waits
+                self.offset += len(complete)
+                for line in complete.decode("utf-8").splitlines():
+                    message = json.loads(line)
+                    if match := _CODE.search(message["text"]):
+                        self.codes[message["to"]] = match.group("code")
+            return self.codes.pop(phone, None)
+
+
+@contextmanager
+def admin_app(server: PoortServer, database_url: str) -> Iterator[None]:
+    """An app context on the server's database and keys, as `poort` commands get one."""
     app = create_app(
         {
             "instance_path": str(server.folder / "setup"),
@@ -53,6 +84,19 @@ def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
         }
     )
     with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
+    """`poort db upgrade`, then what an admin sets up once: the password authenticator and
+    one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
+    sign-in by text message through the console provider (see :func:`texted_code`)."""
+    server.poort("db", "upgrade")
+    with admin_app(server, database_url):
         from idp import state
 
         db.session.add_all(
@@ -84,5 +128,3 @@ def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
             user = db.session.query(User).filter_by(username=LOGIN).one()
             user.phone_verified_at = datetime.now(UTC)
         db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
