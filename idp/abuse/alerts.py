@@ -108,11 +108,9 @@ def open_alerts() -> list[Alert]:
             controls.verifier_usage(channel.name), channel.name, "verifier_budget", "verifiers"
         )
         budget = sending.verifier_budget(channel.name)
-        if channel.verifier_id is not None and (budget["cost_per_hour"] or budget["cost_per_day"]):
+        if budget["cost_per_hour"] or budget["cost_per_day"]:
             found += _spend_alerts(
-                controls.spend(
-                    budget["cost_per_hour"], budget["cost_per_day"], channel.verifier_id
-                ),
+                controls.spend(budget["cost_per_hour"], budget["cost_per_day"], channel.name),
                 channel.name,
             )
     for block in prefixes.blocked_now():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -160,15 +159,18 @@ class Spend:
         return window_text(self.label)
 
 
-def spend(per_hour: int, per_day: int, verifier_id: int | None = None) -> list[Spend]:
-    """What the message log says was spent this hour and in 24 hours (one verifier, or all)."""
-    now = state.current().clock()
+def spend(per_hour: int, per_day: int, name: str | None = None) -> list[Spend]:
+    """What the cost budget of verifier *name* (None: all) counts this hour and in 24 hours:
+    the cost of every text sent, and of those being sent now at their expected cost."""
+    s = state.current()
+    now = s.clock()
     return [
-        Spend(label, sending.spent_since(now - timedelta(seconds=seconds), verifier_id), budget)
-        for label, seconds, budget in (
-            ("this hour", sending.HOUR, per_hour),
-            ("in 24 hours", sending.DAY, per_day),
+        Spend(
+            _LABELS[window.seconds],
+            Decimal(s.counters.count(window, now)) / sending.MICRO,
+            budget,
         )
+        for window, budget in zip(sending.cost_windows(name), (per_hour, per_day), strict=False)
     ]
 
 
@@ -185,7 +187,8 @@ def budget_keys(name: str | None) -> tuple[str, str]:
 
 
 def reset_budget(name: str | None) -> dict[str, int]:
-    """Forget the counted messages of the global budget (or verifier *name*'s); audit it.
+    """Forget the counted messages and cost of the global budget (or verifier *name*'s);
+    audit it.
 
     The markers that keep a trip to one audit event per window go too, so the next trip is
     recorded again. Returns what was counted before. The caller commits.
@@ -196,7 +199,8 @@ def reset_budget(name: str | None) -> dict[str, int]:
         channel(name)
     usage = global_usage() if name is None else verifier_usage(name)
     counters = state.current().counters
-    for key in budget_keys(name):
+    # The cost counted goes too, reservations of sends in flight included.
+    for key in (*budget_keys(name), *sending.cost_keys(name)):
         counters.forget(key)
         counters.forget(f"trip:{key}")
     before = {period: u.used for period, u in zip(("hour", "day"), usage, strict=True)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,7 +43,9 @@ class DatabaseStore:
                 {f"k{n}": lock for n, lock in enumerate(ids)},
             )
 
-    def take(self, windows: Sequence[Window], now: datetime) -> Refusal | None:
+    def take(
+        self, windows: Sequence[Window], now: datetime, token: str | None = None
+    ) -> Refusal | None:
         if not windows:
             return None
         try:
@@ -54,27 +56,56 @@ class DatabaseStore:
                 select(*(self._count_query(w, now).scalar_subquery() for w in windows))
             ).one()
             for window, used in zip(windows, counts, strict=True):
-                if used >= window.limit:
-                    # The event whose expiry makes room: only read on a refusal.
-                    blocking = db.session.scalar(
-                        select(LimitEvent.at)
-                        .where(*self._in_window(window, now))
-                        .order_by(LimitEvent.at)
-                        .offset(used - window.limit)
-                        .limit(1)
-                    )
+                if used + window.weight > window.limit:
+                    blocking = self._blocking(window, now, int(used))
                     db.session.rollback()
-                    assert blocking is not None
-                    return Refusal(
-                        window,
-                        retry_after_seconds(blocking.timestamp(), window, now.timestamp()),
-                    )
-            db.session.execute(sa_insert(LimitEvent), [{"key": w.key, "at": now} for w in windows])
+                    return Refusal(window, blocking)
+            db.session.execute(
+                sa_insert(LimitEvent),
+                [{"key": w.key, "at": now, "weight": w.weight, "token": token} for w in windows],
+            )
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
         return None
+
+    def _blocking(self, window: Window, now: datetime, used: int) -> int:
+        """Seconds until enough of the window's events expire to make room (read on refusals)."""
+        need = used + window.weight - window.limit  # weight that must leave the window
+        if need > used:  # more than the whole limit: no expiry makes room within the window
+            return window.seconds
+        running = (
+            func.sum(LimitEvent.weight).over(order_by=(LimitEvent.at, LimitEvent.id))
+            if window.weighted
+            else func.row_number().over(order_by=(LimitEvent.at, LimitEvent.id))
+        )
+        ranked = (
+            select(LimitEvent.at.label("at"), running.label("running"))
+            .where(*self._in_window(window, now))
+            .subquery()
+        )
+        blocking = db.session.scalar(
+            select(ranked.c.at).where(ranked.c.running >= need).order_by(ranked.c.at).limit(1)
+        )
+        if blocking is None:
+            return window.seconds
+        return retry_after_seconds(blocking.timestamp(), window, now.timestamp())
+
+    def settle(self, windows: Sequence[Window], weights: Sequence[int], token: str) -> None:
+        try:
+            for window, weight in zip(windows, weights, strict=True):
+                mine = (LimitEvent.key == window.key, LimitEvent.token == token)
+                change = (
+                    update(LimitEvent).where(*mine).values(weight=weight)
+                    if weight
+                    else delete(LimitEvent).where(*mine)
+                )
+                db.session.execute(change.execution_options(synchronize_session=False))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
 
     @staticmethod
     def _in_window(window: Window, now: datetime) -> list:
@@ -84,7 +115,8 @@ class DatabaseStore:
         ]
 
     def _count_query(self, window: Window, now: datetime) -> Select:
-        return select(func.count()).select_from(LimitEvent).where(*self._in_window(window, now))
+        total = func.coalesce(func.sum(LimitEvent.weight), 0) if window.weighted else func.count()
+        return select(total).select_from(LimitEvent).where(*self._in_window(window, now))
 
     @staticmethod
     def _prune(now: datetime) -> None:
@@ -101,7 +133,7 @@ class DatabaseStore:
         )
 
     def count(self, window: Window, now: datetime) -> int:
-        return db.session.scalar(self._count_query(window, now)) or 0
+        return int(db.session.scalar(self._count_query(window, now)) or 0)
 
     def forget(self, key: str) -> None:
         db.session.execute(

@@ -56,9 +56,15 @@ class FailoverStore:
             raise SendingUnavailable()
         return fallback()
 
-    def take(self, windows: Sequence[Window], now: datetime) -> Refusal | None:
-        fallback = (lambda: self.database.take(windows, now)) if _signs_in(windows) else None
-        return self._call(lambda: self.redis.take(windows, now), fallback)
+    def take(
+        self, windows: Sequence[Window], now: datetime, token: str | None = None
+    ) -> Refusal | None:
+        fallback = (lambda: self.database.take(windows, now, token)) if _signs_in(windows) else None
+        return self._call(lambda: self.redis.take(windows, now, token), fallback)
+
+    def settle(self, windows: Sequence[Window], weights: Sequence[int], token: str) -> None:
+        # Reservations are only ever taken in Redis (sends have no fallback).
+        self._call(lambda: self.redis.settle(windows, weights, token), None)
 
     def count(self, window: Window, now: datetime) -> int:
         fallback = (lambda: self.database.count(window, now)) if _signs_in([window]) else None

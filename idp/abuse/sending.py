@@ -4,16 +4,24 @@
 raises, having counted nothing and sent nothing. Codes for numbers without an account
 (withheld, never sent) pass the same gate, so limits cannot tell the two apart; they are
 not counted against the budgets, which measure what is spent.
+
+Each send through a verifier first *reserves* its expected cost (``admit_channel``): in one
+all-or-nothing take it counts the message under the verifier's message budget and its cost
+under the global and the verifier's cost budgets, refused when it would not fit. The reservation
+is settled after the provider answers: released when nothing was sent, set to the real cost
+when that differs. A worker that dies mid-send leaves its reservation counted, as the message
+log counts its row. So parallel sends cannot spend past a cost budget.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from flask import has_request_context, session
@@ -30,16 +38,24 @@ from idp.abuse.errors import (
     SendLimited,
 )
 from idp.abuse.human_check import load_check
-from idp.abuse.store import Window
+from idp.abuse.store import Refusal, Window
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.security import audit
 from idp.security.client_ip import client_ip
 from idp.sms.phone import mask
 
+log = logging.getLogger(__name__)
+
 HOUR, DAY = 3600, 86400
 #: Keys of the two global budget windows (the panel shows and resets them).
 GLOBAL_HOUR, GLOBAL_DAY = "budget-h:all", "budget-d:all"
+#: Keys of the two global cost windows.
+GLOBAL_COST_HOUR, GLOBAL_COST_DAY = "cost-h:all", "cost-d:all"
+#: Costs are counted in millionths of the currency unit, so that every weight is whole.
+MICRO = 1_000_000
+#: The limit of the other cost window when only one of hour and day has a budget.
+UNLIMITED = 10**15
 
 
 @dataclass(frozen=True)
@@ -109,12 +125,45 @@ def spent_since(since: datetime, verifier_id: int | None = None) -> Decimal:
     return Decimal(db.session.scalar(query) or 0)
 
 
-def cost_budget_wait(now: datetime, per_hour: int, per_day: int, verifier_id: int | None) -> int:
-    """Seconds of the window whose cost budget is spent (0: none is); it reopens within it."""
-    for budget, seconds in ((per_hour, HOUR), (per_day, DAY)):
-        if budget and spent_since(now - timedelta(seconds=seconds), verifier_id) >= budget:
-            return seconds
-    return 0
+def micro(amount: Decimal | int) -> int:
+    """*amount* in millionths, rounded up (a budget never counts less than was spent)."""
+    return int((Decimal(amount) * MICRO).to_integral_value(rounding=ROUND_CEILING))
+
+
+def cost_keys(name: str | None) -> tuple[str, str]:
+    """The hour and day cost keys of the global budget (*name* None) or of verifier *name*."""
+    if name is None:
+        return GLOBAL_COST_HOUR, GLOBAL_COST_DAY
+    return f"vcost-h:{name}", f"vcost-d:{name}"
+
+
+def cost_windows(name: str | None, weight: int = 0) -> list[Window]:
+    """The cost windows of the global budget or verifier *name*'s, adding *weight* (micro).
+
+    None while neither of its cost budgets is set: spend is counted only under a budget.
+    """
+    if name is None:
+        values = limits.current()
+        per_hour, per_day = values["global_cost_per_hour"], values["global_cost_per_day"]
+    else:
+        budget = verifier_budget(name)
+        per_hour, per_day = budget["cost_per_hour"], budget["cost_per_day"]
+    if not (per_hour or per_day):
+        return []
+    hour, day = cost_keys(name)
+    return [
+        Window(key, budget * MICRO if budget else UNLIMITED, seconds, weight, weighted=True)
+        for key, budget, seconds in ((hour, per_hour, HOUR), (day, per_day, DAY))
+    ]
+
+
+def spent_refusal(windows: Sequence[Window]) -> Refusal | None:
+    """The first of *windows* that is used up, and when it has room; counts nothing."""
+    s = state.current()
+    now = s.clock()
+    full = [replace(w, weight=1) for w in windows if s.counters.count(w, now) >= w.limit]
+    # A take of used-up windows is refused, so counts nothing; it finds when one has room.
+    return s.counters.take(full, now) if full else None
 
 
 def trip_once(kind: str, window: Window, detail: Mapping[str, object]) -> None:
@@ -143,16 +192,14 @@ def admit(request: SendRequest) -> None:
     values = limits.current()
     # Checked for withheld codes too (they spend nothing): a spent budget must answer the
     # same whether the number has an account or not.
-    wait = cost_budget_wait(
-        now, values["global_cost_per_hour"], values["global_cost_per_day"], None
-    )
-    if wait:
+    spent = spent_refusal(cost_windows(None))
+    if spent is not None:
         trip_once(
             "budget.tripped",
-            Window("budget-cost:all", 1, wait),
-            {"budget": "cost", "window_seconds": wait},
+            spent.window,
+            {"budget": "cost", "window_seconds": spent.window.seconds},
         )
-        raise SendingPaused(wait)
+        raise SendingPaused(spent.retry_after)
     after = values["human_check_after"]
     if request.ip and request.form is not None and after:
         check = load_check()
@@ -224,55 +271,66 @@ def verifier_windows(name: str) -> list[Window]:
     ]
 
 
-def admit_channel(name: str, verifier_id: int | None) -> int:
-    """Count one message against verifier *name*'s budget; return 0, or the seconds until
-    the spent budget has room (then nothing was counted and the verifier is skipped)."""
+@dataclass(frozen=True)
+class Reservation:
+    """A send counted ahead under its verifier's message and cost budgets and the global one."""
+
+    windows: tuple[Window, ...]
+    token: str
+    weight: int  # the expected cost, in micro-units
+
+
+def admit_channel(name: str, estimate: Decimal) -> Reservation | int:
+    """Reserve one message at cost *estimate* through verifier *name*: a :class:`Reservation`,
+    or the seconds until the spent budget has room (then nothing was counted; skip it)."""
     s = state.current()
-    now = s.clock()
-    budget = verifier_budget(name)
-    wait = 0
-    if verifier_id is not None:  # the [sms] table's provider has no rows of its own to sum
-        wait = cost_budget_wait(now, budget["cost_per_hour"], budget["cost_per_day"], verifier_id)
-    if wait:
-        trip_once(
-            "budget.tripped",
-            Window(f"vbudget-cost:{name}", 1, wait),
-            {"verifier": name, "budget": "cost", "window_seconds": wait},
-        )
-        return wait
-    refusal = s.counters.take(verifier_windows(name), now)
+    weight = micro(estimate)
+    windows = verifier_windows(name) + cost_windows(None, weight) + cost_windows(name, weight)
+    token = secrets.token_hex(16)
+    refusal = s.counters.take(windows, s.clock(), token)
     if refusal is None:
-        return 0
-    trip_once(
-        "budget.tripped",
-        refusal.window,
-        {"verifier": name, "budget": "messages", "limit": refusal.window.limit},
-    )
+        return Reservation(tuple(windows), token, weight)
+    window = refusal.window
+    detail: dict[str, object] = {"verifier": name, "budget": "messages", "limit": window.limit}
+    if window.weighted:
+        detail = {"budget": "cost", "window_seconds": window.seconds}
+        if window.key not in (GLOBAL_COST_HOUR, GLOBAL_COST_DAY):
+            detail = {"verifier": name, **detail}
+    trip_once("budget.tripped", window, detail)
     return refusal.retry_after
 
 
+def release(reservation: Reservation) -> None:
+    """Nothing was sent (or it cost nothing to fail): the reservation counts nowhere."""
+    _settle(reservation, [0] * len(reservation.windows))
+
+
+def settle(reservation: Reservation, cost: Decimal) -> None:
+    """The provider took the message at *cost*: count that instead of the estimate."""
+    actual = micro(cost)
+    weighed = any(w.weighted for w in reservation.windows)  # no cost budget: nothing to set
+    if weighed and actual != reservation.weight:
+        _settle(reservation, [actual if w.weighted else w.weight for w in reservation.windows])
+
+
+def _settle(reservation: Reservation, weights: list[int]) -> None:
+    try:
+        state.current().counters.settle(reservation.windows, weights, reservation.token)
+    except SendingUnavailable:
+        # Redis went away mid-send: the estimate stays counted, erring on the side of spend.
+        log.warning("a send's budget reservation could not be settled; its estimate stays")
+
+
 def channels_spent_wait(channels: Sequence[Any]) -> int:
-    """0 when one of *channels* (with ``name`` and ``verifier_id``) has budget left, else the
-    seconds until one has room. Counts nothing: a withheld code spends nothing, but must be
-    refused exactly like a real one while every verifier's budget is spent."""
-    s = state.current()
-    now = s.clock()
+    """0 when one of *channels* (with a ``name``) has budget left, else the seconds until one
+    has room. Counts nothing: a withheld code spends nothing, but must be refused exactly like
+    a real one while every verifier's budget is spent."""
     waits = []
     for channel in channels:
-        budget = verifier_budget(channel.name)
-        wait = 0
-        if channel.verifier_id is not None:
-            wait = cost_budget_wait(
-                now, budget["cost_per_hour"], budget["cost_per_day"], channel.verifier_id
-            )
-        if not wait:
-            windows = verifier_windows(channel.name)
-            full = [w for w in windows if s.counters.count(w, now) >= w.limit]
-            refusal = s.counters.take(full, now) if full else None  # full: counts nothing
-            if refusal is None:
-                return 0
-            wait = refusal.retry_after
-        waits.append(wait)
+        refusal = spent_refusal(verifier_windows(channel.name) + cost_windows(channel.name))
+        if refusal is None:
+            return 0
+        waits.append(refusal.retry_after)
     return min(waits, default=0)
 
 

@@ -16,11 +16,17 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Window:
-    """At most *limit* events under *key* in any *seconds* long stretch of time."""
+    """At most *limit* events under *key* in any *seconds* long stretch of time.
+
+    A *weighted* window adds up the events' weights instead of counting them (a cost budget in
+    micro-units); a take adds *weight* to it and is refused when that would pass the limit.
+    """
 
     key: str
     limit: int
     seconds: int
+    weight: int = 1
+    weighted: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,11 +44,20 @@ class Failures:
 
 
 class CounterStore(Protocol):
-    def take(self, windows: Sequence[Window], now: datetime) -> Refusal | None:
-        """Count one event under every window, or, if any window is full, under none."""
+    def take(
+        self, windows: Sequence[Window], now: datetime, token: str | None = None
+    ) -> Refusal | None:
+        """Count one event under every window, or, if any window is full, under none.
+
+        *token* tags the events so that :meth:`settle` can change or drop them later.
+        """
+
+    def settle(self, windows: Sequence[Window], weights: Sequence[int], token: str) -> None:
+        """Set the weight of the events tagged *token* under *windows* (taken at each window's
+        ``weight``) to *weights*; 0 drops them. Events already forgotten stay forgotten."""
 
     def count(self, window: Window, now: datetime) -> int:
-        """Events under the window's key within it."""
+        """Events under the window's key within it (a weighted window: their weights' sum)."""
 
     def forget(self, key: str) -> None:
         """Drop every event under *key* (an admin resets a limit)."""

@@ -57,9 +57,9 @@ def _verifier_rows() -> list[dict[str, Any]]:
                 "budget": budget,
                 "own": own.get(channel.name, {}),
                 "spend": controls.spend(
-                    budget["cost_per_hour"], budget["cost_per_day"], channel.verifier_id
+                    budget["cost_per_hour"], budget["cost_per_day"], channel.name
                 )
-                if cost_set and channel.verifier_id is not None
+                if cost_set
                 else [],
             }
         )

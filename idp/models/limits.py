@@ -15,11 +15,18 @@ class LimitEvent(Base):
     """One counted event (a code sent, a failed guess) under a limit's key: a sliding log."""
 
     __tablename__ = "limit_events"
-    __table_args__ = (Index("ix_limit_events_key_at", "key", "at"),)
+    __table_args__ = (
+        Index("ix_limit_events_key_at", "key", "at"),
+        Index("ix_limit_events_token", "token"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(160))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    #: What the event adds to a weighted window (a cost, in micro-units); 1 elsewhere.
+    weight: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    #: The reservation the event belongs to, so it can be settled or released later.
+    token: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class FailureCounter(Base):

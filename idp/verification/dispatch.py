@@ -5,8 +5,10 @@ called and completed after it answers (see :mod:`idp.verification.attempts`), so
 provider took is in the log whatever dies in between. Provider calls run outside any database
 transaction.
 
-One attempt, in order: ``admit_channel`` (the verifier's budget), ``attempts.begin`` (the row,
-committed), the provider, ``attempts.complete`` (its answer, committed).
+One attempt, in order: ``admit_channel`` (reserves the message and its expected cost under the
+budgets), ``attempts.begin`` (the row, committed), the provider, ``attempts.complete`` (its
+answer, committed), then the reservation is settled: released when nothing was sent, set to the
+real cost when it differs. A worker that dies in between leaves it counted, like its row.
 Temporary and configuration errors move on to the next channel (another provider has its
 own credentials, credit and routes); a recipient error stops, because the number is the
 problem wherever we send it.
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from idp import metrics, state
+from idp.abuse import sending
 from idp.abuse.errors import SendingPaused
-from idp.abuse.sending import admit_channel
 from idp.extensions import db
 from idp.models import SmsLogEntry
 from idp.models.sms_log import ACCEPTED, FAILED
@@ -120,21 +122,27 @@ def send(
             reference=secrets.token_hex(16),
             code=code,
         )
-        wait = admit_channel(channel.name, channel.verifier_id)
-        if wait:
+        estimate = Decimal(channel.price_per_segment) * segments(text).count
+        reservation = sending.admit_channel(channel.name, estimate)
+        if isinstance(reservation, int):
             # Skipped, not silently: the log shows why this verifier did not send.
             _skipped(channel, message, challenge_id)
             metrics.sms_attempt(channel.name, metrics.BUDGET_SPENT)
-            budget_waits.append(wait)
+            budget_waits.append(reservation)
             continue
-        # In the log, committed, before the provider is asked: no paid text goes unlogged.
-        entry_id = attempts.begin(channel, message, challenge_id)
+        try:
+            # In the log, committed, before the provider is asked: no paid text goes unlogged.
+            entry_id = attempts.begin(channel, message, challenge_id)
+        except Exception:
+            sending.release(reservation)
+            raise
         started = time.perf_counter()
         try:
             receipt = build_provider(channel).send(message)
         except Exception as exc:  # a provider bug must not lose the attempt or the user's code
             seconds = time.perf_counter() - started
             _failed(entry_id, seconds, exc)
+            sending.release(reservation)  # nothing was sent, nothing is spent
             metrics.sms_attempt(channel.name, metrics.FAILED, channel.provider, seconds)
             if isinstance(exc, SmsError):
                 log.warning("sms to %s via %s failed: %s", mask(recipient), channel.name, exc.code)
@@ -157,6 +165,7 @@ def send(
             provider_message_id=receipt.provider_message_id,
             cost=Decimal(cost),
         )
+        sending.settle(reservation, Decimal(cost))
         metrics.sms_attempt(channel.name, metrics.ACCEPTED, channel.provider, seconds)
         log.info("sms to %s accepted by %s", mask(recipient), channel.name)
         return Delivered(db.session.get_one(SmsLogEntry, entry_id), attempt)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
+
+from flask import Flask
 
 from idp import create_app
 from idp.config import SECRET_KEY_FILE
@@ -69,12 +69,11 @@ class Outbox:
             return self.codes.pop(phone, None)
 
 
-@contextmanager
-def admin_app(server: PoortServer, database_url: str) -> Iterator[None]:
-    """An app context on the server's database and keys, as `poort` commands get one."""
-    app = create_app(
+def admin_app(server: PoortServer, database_url: str, name: str) -> Flask:
+    """An app on *server*'s database and keys, as an admin's shell beside it would have."""
+    return create_app(
         {
-            "instance_path": str(server.folder / "setup"),
+            "instance_path": str(server.folder / name),
             "dev": True,
             "issuer": ISSUER,
             "secret_key": (server.instance / SECRET_KEY_FILE).read_text().strip(),
@@ -83,12 +82,6 @@ def admin_app(server: PoortServer, database_url: str) -> Iterator[None]:
             "password_hash_profile": "cheapest",
         }
     )
-    with app.app_context():
-        try:
-            yield
-        finally:
-            db.session.remove()
-            db.engine.dispose()
 
 
 def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
@@ -96,7 +89,8 @@ def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
     one person (login ``known``, :data:`PASSWORD`, phone :data:`PHONE`); with *sms*, also
     sign-in by text message through the console provider (see :func:`texted_code`)."""
     server.poort("db", "upgrade")
-    with admin_app(server, database_url):
+    app = admin_app(server, database_url, "setup")
+    with app.app_context():
         from idp import state
 
         db.session.add_all(
@@ -128,3 +122,5 @@ def seed(server: PoortServer, database_url: str, sms: bool = False) -> None:
             user = db.session.query(User).filter_by(username=LOGIN).one()
             user.phone_verified_at = datetime.now(UTC)
         db.session.commit()
+        db.session.remove()
+        db.engine.dispose()

@@ -18,16 +18,13 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from idp import create_app
-from idp.config import SECRET_KEY_FILE
 from idp.extensions import db
 from idp.models import Authenticator
-from idp.security.secret_box import KEYS_FILE
 from idp.verification import attempts, verifiers
 from tests.fakes.generic_gateways import GenericGatewaysFake
 from tests.fakes.http_server import FakeHttpServer
-from tests.production.server import ISSUER, PoortServer
-from tests.production.setup import seed
+from tests.production.server import PoortServer
+from tests.production.setup import admin_app, seed
 
 #: Code requests in all; each from its own browser, to its own number (limits are per number).
 ASKS = 24
@@ -45,17 +42,7 @@ def gateway() -> Iterator[FakeHttpServer]:
 
 def add_sms(server: PoortServer, database_url: str, gateway_url: str) -> None:
     """An SMS authenticator texting through the generic http provider to the fake gateway."""
-    app = create_app(
-        {
-            "instance_path": str(server.folder / "setup-sms"),
-            "dev": True,
-            "issuer": ISSUER,
-            "secret_key": (server.instance / SECRET_KEY_FILE).read_text().strip(),
-            "secret_keys": (server.instance / KEYS_FILE).read_text(encoding="utf-8").split(),
-            "database_url": database_url,
-            "password_hash_profile": "cheapest",
-        }
-    )
+    app = admin_app(server, database_url, "setup-sms")
     with app.app_context():
         row, _ = verifiers.save(
             None,
@@ -154,17 +141,7 @@ def test_a_worker_killed_mid_send_leaves_no_paid_text_unlogged(
 
 
 def settle(server: PoortServer, database_url: str) -> None:
-    app = create_app(
-        {
-            "instance_path": str(server.folder / "setup-settle"),
-            "dev": True,
-            "issuer": ISSUER,
-            "secret_key": (server.instance / SECRET_KEY_FILE).read_text().strip(),
-            "secret_keys": (server.instance / KEYS_FILE).read_text(encoding="utf-8").split(),
-            "database_url": database_url,
-            "password_hash_profile": "cheapest",
-        }
-    )
+    app = admin_app(server, database_url, "setup-settle")
     with app.app_context():
         later = datetime.now(UTC) + attempts.UNKNOWN_AFTER + timedelta(seconds=1)
         assert attempts.settle_interrupted(later) >= 1

@@ -84,7 +84,7 @@ def people() -> list[str]:
 
 def add_people(server: PoortServer, database_url: str) -> None:
     """The people, with verified numbers, and the expired backlog of counter events."""
-    with admin_app(server, database_url):
+    with admin_app(server, database_url, "setup-soak").app_context():
         now = datetime.now(UTC)
         db.session.add_all(
             User(nickname=f"Person {n}", phone=phone, phone_verified_at=now)
@@ -99,6 +99,8 @@ def add_people(server: PoortServer, database_url: str) -> None:
             {"at": now - LONGEST - timedelta(hours=1), "n": BACKLOG},
         )
         db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 class Statements:
