@@ -104,10 +104,12 @@ class PostgresCluster:
     """A private PostgreSQL cluster (``initdb``) on 127.0.0.1, trust authentication.
 
     As root, the server runs as the ``postgres`` account (PostgreSQL refuses root); its folder
-    is a fresh temporary folder that account may enter, removed by :meth:`remove`.
+    is a fresh temporary folder that account may enter, removed by :meth:`remove`. *settings*
+    are extra server settings (``-c name=value``), e.g. ``shared_preload_libraries``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})
         found = _postgres_bin()
         self.bin = Path(require(str(found) if found else None, "PostgreSQL (initdb)"))
         self.folder = Path(tempfile.mkdtemp(prefix="poort-pg-"))
@@ -138,6 +140,7 @@ class PostgresCluster:
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.folder / "postgres.log"), "-w", "-t", str(WAIT), "start")  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -36,6 +37,36 @@ def texted_code(server: PoortServer, phone: str) -> str | None:
         if (message := json.loads(line))["to"] == phone and (match := _CODE.search(message["text"]))
     ]
     return codes[-1] if codes else None
+
+
+class Outbox:
+    """The console provider's outbox read as it grows: each line parsed once (for long loads).
+
+    :func:`texted_code` reads the whole file on every call, fine for a few sign-ins; this
+    remembers how far it read, and hands out each code once, so a person signing in again
+    never gets the code of the time before. Thread-safe.
+    """
+
+    def __init__(self, server: PoortServer) -> None:
+        self.path = server.instance / OUTBOX
+        self.offset = 0
+        self.codes: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def new_code(self, phone: str) -> str | None:
+        """The last code texted to *phone* since the last call that returned one."""
+        with self._lock:
+            if self.path.exists():
+                with self.path.open("rb") as outbox:
+                    outbox.seek(self.offset)
+                    chunk = outbox.read()
+                complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being written waits
+                self.offset += len(complete)
+                for line in complete.decode("utf-8").splitlines():
+                    message = json.loads(line)
+                    if match := _CODE.search(message["text"]):
+                        self.codes[message["to"]] = match.group("code")
+            return self.codes.pop(phone, None)
 
 
 def admin_app(server: PoortServer, database_url: str, name: str) -> Flask:
