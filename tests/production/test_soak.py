@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 
 from idp.abuse.db_store import LONGEST
 from idp.extensions import db
@@ -111,6 +112,7 @@ class Statements:
         self.engine: Engine = create_engine(
             cluster.url().replace("postgresql://", "postgresql+psycopg://"),
             isolation_level="AUTOCOMMIT",
+            poolclass=NullPool,  # each read closes its connection: nothing left open after
         )
         with self.engine.connect() as conn:
             conn.execute(text("CREATE EXTENSION pg_stat_statements"))
